@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import type { LoadedApp, RegisteredFunction } from './registry.js';
+
+/** Data in the worker protocol's `TypedData` shape: exactly one field is set. */
+export type TypedData =
+  | { string: string }
+  | { json: string }
+  | { bytes: Uint8Array }
+  | { http: RpcHttpRequest | RpcHttpResponse };
+
+export interface RpcHttpRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  params: Record<string, string>;
+  body?: { bytes: Uint8Array };
+}
+
+export interface RpcHttpResponse {
+  statusCode?: string;
+  headers?: Record<string, string>;
+  body?: TypedData;
+}
+
+export interface Invocation {
+  /** The trigger's value, in worker-protocol form. */
+  trigger: TypedData;
+  /** Values of input bindings by binding name (the durable client binding, for instance). */
+  extraInputs?: Record<string, TypedData>;
+  triggerMetadata?: Record<string, TypedData>;
+  log?: (level: string, message: string) => void;
+}
+
+export interface InvocationResult {
+  returnValue?: TypedData;
+  outputData: { name: string; data: TypedData }[];
+}
+
+/**
+ * Invokes a registered function through `@azure/functions`' own invocation model, as the
+ * worker does: the handler receives exactly the objects it would receive in Azure.
+ * @example
+ * const result = await invoke(app, app.functions.get('health')!, { trigger: { http: request } });
+ */
+export async function invoke(
+  app: LoadedApp,
+  fn: RegisteredFunction,
+  invocation: Invocation,
+): Promise<InvocationResult> {
+  const bindings = fn.metadata.bindings;
+  const triggerName = Object.keys(bindings).find((name) => /trigger$/i.test(bindings[name]?.type ?? ''));
+  if (!triggerName) throw new Error(`Function ${fn.metadata.name} has no trigger binding`);
+  const inputData = [
+    { name: triggerName, data: invocation.trigger },
+    ...Object.entries(invocation.extraInputs ?? {}).map(([name, data]) => ({ name, data })),
+  ];
+  const log = invocation.log ?? (() => {});
+  const model = app.programmingModel.getInvocationModel({
+    invocationId: randomUUID(),
+    metadata: fn.metadata,
+    request: { inputData, triggerMetadata: invocation.triggerMetadata ?? {} },
+    state: undefined,
+    log: (level: string, _category: string, message: string) => log(level, message),
+  });
+  const { context, inputs } = await model.getArguments();
+  const result = await model.invokeFunction(context, inputs, fn.callback);
+  return (await model.getResponse(context, result)) as unknown as InvocationResult;
+}
+
+/** Decodes a TypedData value as the app would see it (JSON parsed when it parses). */
+export function fromTypedData(data: TypedData | undefined): unknown {
+  if (!data) return undefined;
+  if ('json' in data) return JSON.parse(data.json);
+  if ('string' in data) {
+    try {
+      return JSON.parse(data.string);
+    } catch {
+      return data.string;
+    }
+  }
+  if ('bytes' in data) return Buffer.from(data.bytes);
+  return data.http;
+}
+
+/** Encodes a value for a trigger or input binding. */
+export function toTypedData(value: unknown): TypedData {
+  return typeof value === 'string' ? { string: value } : { json: JSON.stringify(value) };
+}

@@ -1,0 +1,75 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { tableEndpointOf } from '../../../src/adapters/reachability.js';
+import { health } from '../../../src/functions/health.js';
+
+let server: Server;
+let tableUrl: string;
+let closedPort: number;
+
+beforeAll(async () => {
+  server = createServer((_req, res) => res.writeHead(404).end());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  tableUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/devstoreaccount1`;
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise((resolve) => closed.once('listening', resolve));
+  closedPort = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+});
+afterAll(() => new Promise((resolve) => server.close(resolve)));
+beforeEach(() => {
+  vi.unstubAllEnvs();
+  vi.stubEnv('VIGIL_TASK_HUB', 'vigil');
+});
+
+describe('GET /api/health', () => {
+  it('answers 200 with the version when every configured dependency answers', async () => {
+    vi.stubEnv(
+      'VIGIL_STATE_STORAGE',
+      `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=${tableUrl};`,
+    );
+    const response = await health();
+    expect(response.status).toBe(200);
+    expect(response.jsonBody).toMatchObject({
+      status: 'ok',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      dependencies: { stateStorage: { reachable: true }, eventGrid: { configured: false } },
+    });
+  });
+
+  it('answers 503 naming the dependency that does not answer, without its key', async () => {
+    vi.stubEnv(
+      'VIGIL_STATE_STORAGE',
+      `DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:${closedPort}/a;`,
+    );
+    vi.stubEnv('VIGIL_EVENTGRID_TOPIC_ENDPOINT', `https://127.0.0.1:${closedPort}/api/events`);
+    const response = await health();
+    expect(response.status).toBe(503);
+    expect(response.jsonBody).toMatchObject({
+      status: 'degraded',
+      dependencies: { stateStorage: { reachable: false, error: expect.stringContaining('ECONNREFUSED') } },
+    });
+    expect(JSON.stringify(response.jsonBody)).not.toContain('c2VjcmV0');
+  });
+
+  it('answers 503 naming a missing setting', async () => {
+    const response = await health();
+    expect(response.status).toBe(503);
+    expect(response.jsonBody).toMatchObject({
+      status: 'misconfigured',
+      problems: ['VIGIL_STATE_STORAGE is required'],
+    });
+  });
+});
+
+describe('tableEndpointOf', () => {
+  it('strips a SAS token from an https endpoint', () => {
+    expect(tableEndpointOf('https://acct.table.core.windows.net/?sv=1&sig=abc')).toBe(
+      'https://acct.table.core.windows.net/',
+    );
+  });
+  it('finds the Azurite table endpoint for development storage', () => {
+    expect(tableEndpointOf('UseDevelopmentStorage=true')).toBe('http://127.0.0.1:10002/devstoreaccount1');
+  });
+});
