@@ -1,0 +1,75 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Clock } from '../clock.js';
+import { loadOrCreateKeys } from './keys.js';
+import { loadApp, NoFunctionsError } from './registry.js';
+import { startHost } from './server.js';
+
+/**
+ * `node dist/local/host/main.js [--app DIR] [--port 7071] [--data DIR]`: the local Functions host.
+ * Like `func start`, it reads `local.settings.json` Values into the environment (real environment
+ * variables win), then loads the built app through its package.json main.
+ */
+const { values } = parseArgs({
+  options: {
+    app: { type: 'string', default: process.cwd() },
+    port: { type: 'string', default: '7071' },
+    data: { type: 'string', default: '.vigil/host' },
+  },
+});
+const appRoot = path.resolve(values.app);
+const dataDir = path.resolve(values.data);
+
+await loadLocalSettings(appRoot);
+const hostJson = JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8')) as {
+  extensions?: { http?: { routePrefix?: string } };
+};
+const clock = await persistentClock(dataDir);
+let app: Awaited<ReturnType<typeof loadApp>>;
+try {
+  app = await loadApp(appRoot);
+} catch (error) {
+  if (!(error instanceof NoFunctionsError)) throw error;
+  console.error(`[host] ${error.message}`);
+  process.exit(1);
+}
+const keys = await loadOrCreateKeys(dataDir);
+const host = await startHost({
+  app,
+  keys,
+  clock,
+  port: Number(values.port),
+  routePrefix: hostJson.extensions?.http?.routePrefix ?? 'api',
+});
+console.log(`[host] ${app.functions.size} functions on ${host.url}: ${[...app.functions.keys()].join(', ')}`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void host.close().then(() => process.exit(0));
+  });
+}
+
+async function loadLocalSettings(root: string): Promise<void> {
+  let settings: { Values?: Record<string, string> };
+  try {
+    settings = JSON.parse(await readFile(path.join(root, 'local.settings.json'), 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new Error(`local.settings.json is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  for (const [name, value] of Object.entries(settings.Values ?? {})) process.env[name] ??= value;
+}
+
+/** The clock's offset survives a restart, so time advanced by a test does not jump back. */
+async function persistentClock(dir: string): Promise<Clock> {
+  const file = path.join(dir, 'clock.json');
+  await mkdir(dir, { recursive: true });
+  const saved = await readFile(file, 'utf8').then(
+    (text) => (JSON.parse(text) as { offsetMs: number }).offsetMs,
+    () => 0,
+  );
+  const clock = new Clock(saved);
+  clock.on('changed', (offsetMs) => void writeFile(file, JSON.stringify({ offsetMs })));
+  return clock;
+}
