@@ -1,5 +1,8 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { RestError } from '@azure/core-rest-pipeline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Clock } from '../../../../local/clock.js';
 import type { KeyVaultEmulator } from '../../../../local/emulators/keyvault/index.js';
 import { type VaultFixture, vaultFixture } from './fixture.js';
 
@@ -225,6 +228,39 @@ describe('Key Vault emulator with the real SecretClient', () => {
     await expect(fixture.start({ vaults: ['x'] })).rejects.toThrow(/"x" is not a vault name/);
     await expect(fixture.start({ vaults: [{ name: 'kv-ok', port: 70000 }] })).rejects.toThrow(
       /port of "kv-ok" must be an integer/,
+    );
+  });
+
+  it('purges a soft-deleted secret once its 90-day retention has passed on the stack clock', async () => {
+    await kv.close();
+    const clock = new Clock();
+    const clocked = await fixture.start({ vaults: ['kv-one'], clock });
+    const client = fixture.client(clocked, 'kv-one');
+    await client.setSecret('short-lived', 'x');
+    await (await client.beginDeleteSecret('short-lived', poll)).pollUntilDone();
+
+    clock.advance(89 * day);
+    await clocked.admin.settleEvents();
+    const kept = await client.getDeletedSecret('short-lived');
+    clock.advance(2 * day);
+    await clocked.admin.settleEvents();
+    const purged = await failure(client.getDeletedSecret('short-lived'));
+
+    expect(kept.name).toBe('short-lived');
+    expect(purged.statusCode).toBe(404);
+    expect((await client.setSecret('short-lived', 'new')).value).toBe('new');
+  });
+
+  it('refuses to start on a data file that is not its own, naming the file', async () => {
+    await kv.close();
+    const file = path.join(fixture.dataDir, 'keyvault.json');
+    await writeFile(
+      file,
+      JSON.stringify({ format: 1, vaults: { 'kv-one': { secrets: { a: { name: 'a' } } } } }),
+    );
+
+    await expect(fixture.start({ vaults: ['kv-one'] })).rejects.toThrow(
+      `${file} is not Key Vault emulator data: vaults.kv-one.secrets.a.versions`,
     );
   });
 });
