@@ -43,7 +43,10 @@ async function handlePublish(
   res: ServerResponse,
 ) {
   if (req.method !== 'POST') throw new EventGridRequestError(405, 'MethodNotAllowed', 'publish with POST');
-  const topic = registry.authorize(topicName, header(req, 'aeg-sas-key'));
+  const topic = registry.authorize(topicName, {
+    key: header(req, 'aeg-sas-key'),
+    sasToken: header(req, 'aeg-sas-token'),
+  });
   const apiVersion = url.searchParams.get('api-version');
   if (apiVersion !== PUBLISH_API_VERSION) {
     throw new EventGridRequestError(

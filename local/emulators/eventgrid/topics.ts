@@ -6,6 +6,7 @@ import { badRequest, EventGridRequestError } from './errors.js';
 import { matchesFilter } from './filter.js';
 import { describeIssues, type PublishTarget, parsePublishBody } from './inbound.js';
 import { EVENT_SCHEMAS, type EventSchemaName, type TopicEvent, toDeliverySchema } from './model.js';
+import { verifySasToken } from './sas.js';
 import {
   endpointBaseUrl,
   parseSubscriptionConfig,
@@ -72,6 +73,8 @@ export interface SubscriptionInfo {
 interface Topic extends PublishTarget {
   kind: 'custom' | 'system';
   keyDigests: Buffer[];
+  /** Held only to check SAS signatures; never returned or logged. */
+  keys: string[];
   topicType?: string;
   subscriptions: Map<string, SubscriptionDispatcher>;
 }
@@ -114,7 +117,14 @@ export class TopicRegistry {
     }
     const { azureSubscriptionId, resourceGroup } = this.options;
     const resourceId = `/subscriptions/${azureSubscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.EventGrid/topics/${name}`;
-    return this.#add({ name, kind: 'custom', resourceId, inputSchema, keyDigests: [digest(input.key)] });
+    return this.#add({
+      name,
+      kind: 'custom',
+      resourceId,
+      inputSchema,
+      keyDigests: [digest(input.key)],
+      keys: [input.key],
+    });
   }
 
   createSystemTopic(input: SystemTopicInput): TopicInfo {
@@ -133,6 +143,7 @@ export class TopicRegistry {
       resourceId: input.source,
       inputSchema: 'EventGridSchema',
       keyDigests: [],
+      keys: [],
       topicType: input.topicType,
     });
   }
@@ -155,28 +166,37 @@ export class TopicRegistry {
     return [...this.#topics.values()].map(describeTopic);
   }
 
-  /** Looks up a custom topic for an HTTP publish and checks the caller's key. */
-  authorize(name: string, key: string | undefined): Topic {
+  /** Looks up a custom topic for an HTTP publish and checks the caller's key or SAS token. */
+  authorize(name: string, credentials: { key?: string | undefined; sasToken?: string | undefined }): Topic {
     const topic = this.#topics.get(name.toLowerCase());
     if (topic?.kind !== 'custom') {
       throw new EventGridRequestError(404, 'NotFound', `no custom topic named ${name}`);
     }
-    if (key === undefined || key === '') {
-      throw new EventGridRequestError(
-        401,
-        'Unauthorized',
-        "the request must carry the topic's key in the aeg-sas-key header",
-      );
-    }
-    const presented = digest(key);
-    if (!topic.keyDigests.some((known) => timingSafeEqual(known, presented))) {
+    const { key, sasToken } = credentials;
+    if (key) {
+      const presented = digest(key);
+      if (topic.keyDigests.some((known) => timingSafeEqual(known, presented))) return topic;
       throw new EventGridRequestError(
         401,
         'Unauthorized',
         `the aeg-sas-key is not a valid key for topic ${topic.name}`,
       );
     }
-    return topic;
+    if (sasToken) {
+      const path = `/topics/${topic.name}/api/events`;
+      const problem = verifySasToken(sasToken, topic.keys, path, this.options.clock.now());
+      if (!problem) return topic;
+      throw new EventGridRequestError(
+        401,
+        'Unauthorized',
+        `the aeg-sas-token for topic ${topic.name} is refused: ${problem}`,
+      );
+    }
+    throw new EventGridRequestError(
+      401,
+      'Unauthorized',
+      "the request must carry the topic's key in the aeg-sas-key header or a signature in aeg-sas-token",
+    );
   }
 
   /** Validates an HTTP publish body for an authorized topic and fans the events out. */

@@ -1,7 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AzureKeyCredential, EventGridPublisherClient } from '@azure/eventgrid';
+import {
+  AzureKeyCredential,
+  AzureSASCredential,
+  EventGridPublisherClient,
+  generateSharedAccessSignature,
+} from '@azure/eventgrid';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type EventGridEmulator,
@@ -337,5 +342,107 @@ describe('Event Grid emulator: publishing', () => {
     }>;
     expect(listed.find((t) => t.name === 'vigil-events')?.subscriptions).toContain('admin-hook');
     expect(JSON.stringify(listed)).not.toContain(KEY);
+  });
+  it('accepts an aeg-sas-token signed with the topic key and refuses expired or wrongly signed ones', async () => {
+    const endpoint = eventGrid.topicEndpoint('vigil-events');
+    const sasClient = async (key: string, expiresOn: Date) =>
+      new EventGridPublisherClient(
+        endpoint,
+        'EventGrid',
+        new AzureSASCredential(
+          await generateSharedAccessSignature(endpoint, new AzureKeyCredential(key), expiresOn),
+        ),
+      );
+    const inAnHour = new Date(Date.now() + 3600_000);
+    const send = async (client: EventGridPublisherClient<'EventGrid'>) =>
+      client.send([{ eventType: 'Vigil.Test.Sas', subject: 's', dataVersion: '1', data: {} }]);
+
+    await send(await sasClient(KEY, inAnHour)); // throws unless the emulator answered 200
+    await expect(send(await sasClient(KEY, new Date(Date.now() - 60_000)))).rejects.toMatchObject({
+      statusCode: 401,
+    });
+    await expect(send(await sasClient(CE_KEY, inAnHour))).rejects.toMatchObject({ statusCode: 401 });
+  });
+
+  it('accepts a single CloudEvent as application/cloudevents+json', async () => {
+    const hook = await receiver();
+    await eventGrid.createSubscription('vigil-cloudevents', 'single-hook', { endpointUrl: hook.url });
+
+    const response = await fetch(`${eventGrid.topicEndpoint('vigil-cloudevents')}?api-version=2018-01-01`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json; charset=utf-8', 'aeg-sas-key': CE_KEY },
+      body: JSON.stringify({
+        id: 'single-1',
+        source: '/vigil',
+        type: 'vigil.single',
+        specversion: '1.0',
+        data_base64: 'aGk=',
+      }),
+    });
+    const [delivery] = await hook.waitForNotifications(1);
+
+    expect(response.status).toBe(200);
+    expect(delivery?.body).toEqual(expect.objectContaining({ id: 'single-1', data_base64: 'aGk=' }));
+    eventGrid.deleteSubscription('vigil-cloudevents', 'single-hook');
+  });
+
+  it('answers 413 to a request over 1 MB', async () => {
+    const big = JSON.stringify([
+      { id: '1', subject: 's', eventType: 't', eventTime: now, data: 'x'.repeat(1024 * 1024) },
+    ]);
+
+    const response = await fetch(`${eventGrid.topicEndpoint('vigil-events')}?api-version=2018-01-01`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'aeg-sas-key': KEY },
+      body: big,
+    });
+
+    expect(response.status).toBe(413);
+    expect(await response.text()).toMatch(/RequestEntityTooLarge/);
+  });
+
+  it('delivers CloudEvents in batches to an HTTPS webhook signed by the local CA', async () => {
+    const hook = await receiver({ tls: await ensureLocalCertificates(join(dir, 'tls')) });
+    await eventGrid.createSubscription('vigil-cloudevents', 'tls-hook', {
+      endpointUrl: hook.url,
+      maxEventsPerBatch: 10,
+    });
+    const client = new EventGridPublisherClient(
+      eventGrid.topicEndpoint('vigil-cloudevents'),
+      'CloudEvent',
+      new AzureKeyCredential(CE_KEY),
+    );
+
+    await client.send([1, 2].map((n) => ({ type: 'vigil.batch', source: '/vigil', data: { n } })));
+    const [delivery] = await hook.waitForNotifications(1);
+
+    expect(hook.url).toMatch(/^https:/);
+    expect(delivery?.headers['content-type']).toMatch(/^application\/cloudevents-batch\+json/);
+    expect((delivery?.body as Array<{ data: { n: number } }> | undefined)?.map((e) => e.data.n)).toEqual([
+      1, 2,
+    ]);
+    eventGrid.deleteSubscription('vigil-cloudevents', 'tls-hook');
+  });
+
+  it('creates configured subscriptions at start, and refuses to start when a handshake fails', async () => {
+    const good = await receiver();
+    const bad = await receiver({ validation: 'wrong-code' });
+    const base = { tlsDir: join(dir, 'tls'), topics: [{ name: 'start-topic', key: KEY }] };
+
+    const started = await startEventGridEmulator({
+      ...base,
+      subscriptions: [{ topic: 'start-topic', name: 'at-start', endpointUrl: good.url }],
+    });
+    const failing = startEventGridEmulator({
+      ...base,
+      subscriptions: [{ topic: 'start-topic', name: 'at-start', endpointUrl: bad.url }],
+    });
+
+    try {
+      expect(started.subscription('start-topic', 'at-start').endpointBaseUrl).toBe(good.url);
+      await expect(failing).rejects.toThrow(SubscriptionValidationError);
+    } finally {
+      await started.close();
+    }
   });
 });
