@@ -101,11 +101,14 @@ export class FaultInjector {
       const { status, retryAfterSeconds } = this.#fail;
       const headers: Record<string, string> =
         retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) };
-      const error = new KeyVaultRestError(
-        status,
-        'ServiceUnavailable',
-        'The service is temporarily unavailable.',
-      );
+      const error =
+        status === 503
+          ? new KeyVaultRestError(status, 'ServiceUnavailable', 'The service is temporarily unavailable.')
+          : new KeyVaultRestError(
+              status,
+              'InternalServerError',
+              'The service failed to process the request.',
+            );
       return { error, headers };
     }
     if (this.#throttle && this.#throttle.remaining > 0) {

@@ -45,11 +45,11 @@ export class RecordStore {
     for (const record of records) this.#records.push({ ruleId, stream, record });
   }
 
-  /** Records of `stream` (from every rule unless `ruleId` is given), oldest first. */
+  /** Copies of the records of `stream` (from every rule unless `ruleId` is given), oldest first. */
   records(stream: string, ruleId?: string): Record<string, unknown>[] {
     return this.#records
       .filter((entry) => entry.stream === stream && (ruleId === undefined || entry.ruleId === ruleId))
-      .map((entry) => entry.record);
+      .map((entry) => structuredClone(entry.record));
   }
 
   async flushed(): Promise<void> {
