@@ -32,6 +32,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   const requests: ReceivedRequest[] = [];
   const statuses: number[] = [];
   let delayMs = 0;
+  let open = 0;
+  let maxOpen = 0;
   const waiters: Array<() => void> = [];
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -48,7 +50,10 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       return void res.writeHead(200).end();
     }
     if (req.headers['aeg-event-type'] === 'SubscriptionValidation') return answerValidation(res, body);
+    open += 1;
+    maxOpen = Math.max(maxOpen, open);
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    open -= 1;
     res.writeHead(statuses.shift() ?? 200).end();
   };
 
@@ -73,6 +78,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     notifications,
     /** Statuses for the next notifications, in order; 200 once they run out. */
     respondWith: (...next: number[]) => void statuses.push(...next),
+    /** The most notifications that were being answered at the same time. */
+    maxConcurrentNotifications: () => maxOpen,
     /** Holds every notification answer this long (to provoke delivery timeouts). */
     delayAnswers: (ms: number) => {
       delayMs = ms;

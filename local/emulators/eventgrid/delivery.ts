@@ -9,6 +9,9 @@ export const AZURE_RETRY_SCHEDULE_MS: readonly number[] = [
   10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 43_200_000,
 ];
 
+/** Requests one subscription keeps open at once, so a burst of thousands of events does not open thousands of sockets. */
+const MAX_CONCURRENT_BATCHES = 8;
+
 /** Statuses Event Grid does not retry for a webhook: the event is dead-lettered (or dropped) at once. */
 const NOT_RETRIED = new Set([400, 401, 403, 413]);
 
@@ -51,6 +54,7 @@ export class SubscriptionDispatcher {
   readonly #pending = new Set<PendingEvent>();
   readonly #stats = { delivered: 0, deadLettered: 0, dropped: 0 };
   #waiter: AbortController | undefined;
+  #batchesInFlight = 0;
   #idleWaiters: Array<() => void> = [];
   #stopped = false;
 
@@ -98,12 +102,19 @@ export class SubscriptionDispatcher {
     if (this.#stopped) return;
     const now = this.context.clock.now();
     const waiting = [...this.#pending].filter((p) => !p.inFlight);
-    for (const batch of this.#batches(waiting.filter((p) => p.dueAt <= now))) void this.#attempt(batch);
-    const later = waiting.filter((p) => p.dueAt > now).map((p) => p.dueAt.getTime());
-    if (later.length > 0) {
+    const batches = this.#batches(waiting.filter((p) => p.dueAt <= now));
+    // Ready events beyond the concurrency limit stay ready; each finished batch wakes the dispatcher again.
+    for (const batch of batches.slice(0, Math.max(0, MAX_CONCURRENT_BATCHES - this.#batchesInFlight))) {
+      void this.#attempt(batch);
+    }
+    const next = waiting.reduce(
+      (soonest, p) => (p.dueAt > now ? Math.min(soonest, p.dueAt.getTime()) : soonest),
+      Infinity,
+    );
+    if (Number.isFinite(next)) {
       const waiter = new AbortController();
       this.#waiter = waiter;
-      this.context.clock.waitUntil(new Date(Math.min(...later)), waiter.signal).then(
+      this.context.clock.waitUntil(new Date(next), waiter.signal).then(
         () => this.#waiter === waiter && this.#wake(),
         () => undefined,
       );
@@ -132,6 +143,16 @@ export class SubscriptionDispatcher {
   }
 
   async #attempt(batch: PendingEvent[]): Promise<void> {
+    this.#batchesInFlight += 1;
+    try {
+      await this.#deliver(batch);
+    } finally {
+      this.#batchesInFlight -= 1;
+    }
+    this.#wake();
+  }
+
+  async #deliver(batch: PendingEvent[]): Promise<void> {
     for (const item of batch) item.inFlight = true;
     const now = this.context.clock.now();
     const expired = batch.filter((item) => now >= item.expiresAt);
@@ -151,7 +172,6 @@ export class SubscriptionDispatcher {
         `eventgrid: ${this.name}: ${live.length} event(s) → ${describeOutcome(outcome)} (attempt ${live[0]?.attempts ?? 0})`,
       );
     }
-    this.#wake();
   }
 
   #notification(batch: PendingEvent[]) {

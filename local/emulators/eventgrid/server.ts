@@ -25,7 +25,7 @@ export async function routeRequest(
 ): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'https://emulator.local');
-    const path = decodeURIComponent(url.pathname);
+    const path = decodePath(url.pathname);
     const publish = PUBLISH.exec(path);
     if (publish?.[1] !== undefined) return await handlePublish(registry, publish[1], url, req, res);
     if (path.startsWith('/admin/')) return await handleAdmin(registry, path, req, res);
@@ -91,6 +91,16 @@ async function handleAdmin(registry: TopicRegistry, path: string, req: IncomingM
   }
   if (path === '/admin/topics' && req.method === 'GET') return sendJson(res, 200, registry.listTopics());
   throw new EventGridRequestError(404, 'NotFound', `no admin route for ${req.method} ${path}`);
+}
+
+function decodePath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch (cause) {
+    throw new EventGridRequestError(400, 'BadRequest', 'the request path is not valid percent-encoding', {
+      cause,
+    });
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

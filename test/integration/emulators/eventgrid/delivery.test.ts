@@ -278,6 +278,19 @@ describe('Event Grid emulator: delivery', () => {
     expect(sizes).toEqual([3, 2]);
   });
 
+  it('keeps at most 8 deliveries of one subscription in flight at once', async () => {
+    const name = await subscribe();
+    hook.delayAnswers(50);
+
+    await client.send(Array.from({ length: 30 }, (_, n) => event({ id: `burst-${n}` })));
+    await eventGrid.idle();
+
+    expect(hook.notifications()).toHaveLength(30);
+    expect(hook.maxConcurrentNotifications()).toBeGreaterThan(1);
+    expect(hook.maxConcurrentNotifications()).toBeLessThanOrEqual(8);
+    expect(eventGrid.subscription(TOPIC, name).stats.delivered).toBe(30);
+  });
+
   it('delivers system events with topic set to the source resource id', async () => {
     subscriptionCount += 1;
     const name = `sub-${subscriptionCount}`;
