@@ -79,7 +79,7 @@ export class FlexibleServers {
     body: unknown,
   ): { operationId: string; location: string } {
     const server = this.#find(subscriptionId, resourceGroup, name);
-    const { password, tags } = readPatch(body);
+    const { password, tags } = readPatch(body, server.administratorLogin);
     if (server.busyWith !== undefined && this.operations.get(server.busyWith)?.status === 'InProgress')
       throw new ArmRequestError(
         409,
@@ -144,7 +144,7 @@ function toResource(server: FlexibleServer): object {
   };
 }
 
-function readPatch(body: unknown): { password?: string; tags?: Record<string, string> } {
+function readPatch(body: unknown, login: string): { password?: string; tags?: Record<string, string> } {
   if (!isObject(body)) throw invalid('the request body must be a JSON object');
   const unknownTop = Object.keys(body).filter((key) => !['properties', 'tags'].includes(key));
   if (unknownTop.length > 0)
@@ -160,20 +160,29 @@ function readPatch(body: unknown): { password?: string; tags?: Record<string, st
   const password = body.properties.administratorLoginPassword;
   if (password === undefined) return tags === undefined ? {} : { tags };
   if (typeof password !== 'string') throw invalid('properties.administratorLoginPassword must be a string');
-  checkComplexity(password);
+  checkComplexity(password, login);
   return tags === undefined ? { password } : { password, tags };
 }
 
-/** Azure's rule for the administrator password: 8-128 characters from three of four classes. */
-function checkComplexity(password: string): void {
-  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((pattern) =>
-    pattern.test(password),
-  ).length;
-  if (password.length < 8 || password.length > 128 || classes < 3)
+/**
+ * Azure's rule for the administrator password: 8-128 characters from three of four classes, and
+ * no part of the login (three or more consecutive letters or digits, ignoring case).
+ */
+function checkComplexity(password: string, login: string): void {
+  const classes = [/[a-z]/, /[A-Z]/, /[0-9]/, /[^a-zA-Z0-9]/].filter((pattern) => pattern.test(password));
+  if (password.length < 8 || password.length > 128 || classes.length < 3)
     throw new ArmRequestError(
       400,
       'PasswordNotComplex',
       'properties.administratorLoginPassword must be 8-128 characters with at least three of: upper case, lower case, digits, symbols',
+    );
+  const lower = password.toLowerCase();
+  const runs = login.toLowerCase().match(/[a-z0-9]{3,}/g) ?? [];
+  if (runs.some((run) => [...run].some((_, i) => i + 3 <= run.length && lower.includes(run.slice(i, i + 3)))))
+    throw new ArmRequestError(
+      400,
+      'PasswordNotComplex',
+      'properties.administratorLoginPassword must not contain part of the administrator login',
     );
 }
 

@@ -8,6 +8,11 @@ export interface PasswordPolicy {
   alphabet: string;
   /** Require at least one character of every class (lower, upper, digit, symbol) the alphabet has. */
   requireEachClass: boolean;
+  /**
+   * Names the password must not echo: no run of three or more consecutive letters or digits from
+   * any of them may appear, ignoring case (Azure's rule for a Flexible Server administrator and its login).
+   */
+  avoidFragmentsOf?: readonly string[];
 }
 
 /** A password policy that cannot produce a safe password. */
@@ -57,12 +62,15 @@ const MAX_ATTEMPTS = 1000;
 export function generatePassword(policy: PasswordPolicy, randomBytes: RandomBytes): string {
   validatePasswordPolicy(policy);
   const required = requiredClasses(policy);
+  const fragments = fragmentsOf(policy.avoidFragmentsOf ?? []);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const candidate = drawCharacters(policy.alphabet, policy.length, randomBytes);
-    if (required.every((members) => [...candidate].some((c) => members.includes(c)))) return candidate;
+    const hasClasses = required.every((members) => [...candidate].some((c) => members.includes(c)));
+    const lower = candidate.toLowerCase();
+    if (hasClasses && !fragments.some((fragment) => lower.includes(fragment))) return candidate;
   }
   throw new PasswordPolicyError(
-    `password policy: no password with every character class after ${MAX_ATTEMPTS} attempts; lengthen it`,
+    `password policy: no acceptable password (every character class, no name fragment) after ${MAX_ATTEMPTS} attempts; lengthen it`,
   );
 }
 
@@ -102,6 +110,15 @@ function requiredClasses(policy: PasswordPolicy): string[] {
   return [...CLASSES, symbols]
     .map((members) => [...members].filter((c) => policy.alphabet.includes(c)).join(''))
     .filter((members) => members.length > 0);
+}
+
+/** Every run of three consecutive letters or digits in the names, lower-cased. */
+function fragmentsOf(names: readonly string[]): string[] {
+  const fragments = new Set<string>();
+  for (const name of names)
+    for (const run of name.toLowerCase().match(/[a-z0-9]{3,}/g) ?? [])
+      for (let i = 0; i + 3 <= run.length; i++) fragments.add(run.slice(i, i + 3));
+  return [...fragments];
 }
 
 function drawCharacters(alphabet: string, length: number, randomBytes: RandomBytes): string {

@@ -92,15 +92,15 @@ describe('ARM emulator: Flexible Server administrator password', () => {
     const updated = await client.servers.beginUpdateAndWait(
       resourceGroup,
       'pg-main',
-      { administratorLoginPassword: 'Rotated-Admin-Pw-2' },
+      { administratorLoginPassword: 'Rotated-Pass-Xy-2' },
       { updateIntervalInMs: 20 },
     );
 
     expect(updated).toMatchObject({ name: 'pg-main', administratorLogin: 'azureadmin', state: 'Ready' });
-    expect(await canLogin(asRole('azureadmin', 'Rotated-Admin-Pw-2'))).toBe(true);
+    expect(await canLogin(asRole('azureadmin', 'Rotated-Pass-Xy-2'))).toBe(true);
     expect(await canLogin(asRole('azureadmin', 'Initial-Admin-Pw-1'))).toBe(false);
     expect(JSON.stringify(await client.servers.get(resourceGroup, 'pg-main'))).not.toContain(
-      'Rotated-Admin-Pw-2',
+      'Rotated-Pass-Xy-2',
     );
   });
 
@@ -132,12 +132,14 @@ describe('ARM emulator: Flexible Server administrator password', () => {
         body: JSON.stringify({ properties: { administratorLoginPassword: password } }),
       });
 
-    const accepted = await patch('Rotated-Slow-Pw-2');
+    const accepted = await patch('Rotated-Pass-Qz-2');
     const statusUrl = accepted.headers.get('azure-asyncoperation') ?? '';
+    const resultUrl = accepted.headers.get('location') ?? '';
+    const resultWhileRunning = (await fetch(resultUrl, { headers: bearer })).status;
     const readStatus = async () =>
       ((await (await fetch(statusUrl, { headers: bearer })).json()) as { status: string }).status;
     const running = await readStatus();
-    const concurrent = await patch('Concurrent-Slow-Pw-3');
+    const concurrent = await patch('Concurrent-Pw-Q3');
     const oldStillWorks = await canLogin(asRole('slowadmin', 'Initial-Slow-Pw-1'));
     let status = running;
     while (status === 'InProgress') {
@@ -153,7 +155,9 @@ describe('ARM emulator: Flexible Server administrator password', () => {
     expect(concurrent.status).toBe(409);
     expect(oldStillWorks).toBe(true);
     expect(status).toBe('Succeeded');
-    expect(await canLogin(asRole('slowadmin', 'Rotated-Slow-Pw-2'))).toBe(true);
+    expect(resultWhileRunning).toBe(202);
+    expect((await fetch(resultUrl, { headers: bearer })).status).toBe(204);
+    expect(await canLogin(asRole('slowadmin', 'Rotated-Pass-Qz-2'))).toBe(true);
     expect(await canLogin(asRole('slowadmin', 'Initial-Slow-Pw-1'))).toBe(false);
   });
 
@@ -177,13 +181,14 @@ describe('ARM emulator: Flexible Server administrator password', () => {
   it.each([
     ['too simple', 'alllowercase', 400, 'PasswordNotComplex'],
     ['too short', 'Ab1!', 400, 'PasswordNotComplex'],
+    ['login-echoing', 'Xy-ADMin-42-long', 400, 'PasswordNotComplex'],
   ])('refuses a %s password before touching the server', async (_, password, status, code) => {
     const error = await clientFor(arm)
       .servers.beginUpdateAndWait(resourceGroup, 'pg-main', { administratorLoginPassword: password })
       .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ statusCode: status, code });
     expect(inspect(error)).not.toContain(password);
-    expect(await canLogin(asRole('azureadmin', 'Rotated-Admin-Pw-2'))).toBe(true);
+    expect(await canLogin(asRole('azureadmin', 'Rotated-Pass-Xy-2'))).toBe(true);
   });
 
   it('answers 404 ResourceNotFound for an unknown server', async () => {

@@ -79,6 +79,25 @@ describe('generatePassword', () => {
     expect(chiSquared).toBeGreaterThan(121);
   });
 
+  it('never echoes three consecutive letters or digits of a name to avoid, in any case', () => {
+    // A 16-letter alphabet makes fragments of "Abcdef" frequent, so the rejection really runs.
+    const policy = {
+      length: 16,
+      alphabet: 'abcdefABCDEF1234',
+      requireEachClass: false,
+      avoidFragmentsOf: ['Abc-def'],
+    };
+    for (let i = 0; i < 300; i++) {
+      const lower = generatePassword(policy, csprng).toLowerCase();
+      for (const fragment of ['abc', 'def']) expect(lower).not.toContain(fragment);
+    }
+  });
+
+  it('treats names shorter than three letters or digits as nothing to avoid', () => {
+    const policy = { ...DEFAULT_PASSWORD_POLICY, avoidFragmentsOf: ['a-b', 'x'] };
+    expect(generatePassword(policy, replay(0, 26, 52, 62))).toBe('aA0-'.repeat(8));
+  });
+
   it('produces distinct passwords', () => {
     const seen = new Set(
       Array.from({ length: 1000 }, () => generatePassword(DEFAULT_PASSWORD_POLICY, csprng)),
@@ -112,7 +131,7 @@ describe('generatePassword', () => {
   it('gives up with a clear error when the random source never yields every class', () => {
     const onlyLetterA = replay(0);
     expect(() => generatePassword(DEFAULT_PASSWORD_POLICY, onlyLetterA)).toThrow(
-      'no password with every character class after 1000 attempts',
+      'no acceptable password (every character class, no name fragment) after 1000 attempts',
     );
   });
 
