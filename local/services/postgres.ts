@@ -61,7 +61,8 @@ export class LocalPostgres {
       password: adminPassword,
       authMethod: 'scram-sha-256',
       persistent: true,
-      createPostgresUser: true,
+      // Only as root: PostgreSQL refuses to run as root, and creating a user needs root anyway.
+      createPostgresUser: process.getuid?.() === 0,
       // Loopback only, and no Unix socket left behind in /tmp.
       postgresFlags: [
         '-c',
