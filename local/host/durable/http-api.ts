@@ -1,0 +1,266 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { keyMatches } from '../keys.js';
+import type { DurableEngine } from './engine.js';
+import { DurableClientError } from './errors.js';
+import { statusPayload } from './status.js';
+import { type InstanceRecord, terminalStatuses } from './store.js';
+
+export interface DurableHttpOptions {
+  engine: DurableEngine;
+  /** The host's own origin, e.g. `http://127.0.0.1:7071`: status URLs point here. */
+  baseUrl: string;
+  /** The `durabletask_extension` system key, put into the management URLs as `code`. */
+  systemKey: string;
+  /** Further keys the webhooks accept (the host's master key). */
+  otherKeys?: string[];
+  /** The storage connection setting's name, echoed in the URLs as `connection`. */
+  connectionName?: string;
+}
+
+const webhookPrefix = '/runtime/webhooks/durabletask/';
+/** Served without a key, like the extension's loopback RPC listener the SDK's client calls. */
+const rpcPrefix = '/durabletask/';
+
+type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
+
+/**
+ * The Durable extension's HTTP API: the public webhooks under `/runtime/webhooks/durabletask`
+ * (guarded by the system key) and the same routes under the RPC base URL that
+ * durable-functions' `DurableClient` calls.
+ * @example
+ * const api = new DurableHttpApi({ engine, baseUrl: 'http://127.0.0.1:7071', systemKey });
+ * if (await api.handle(req, res)) return;
+ */
+export class DurableHttpApi {
+  constructor(readonly options: DurableHttpOptions) {}
+
+  get #connection(): string {
+    return this.options.connectionName ?? 'Storage';
+  }
+
+  /** The durable client binding's data, as the extension hands it to a function. */
+  clientBindingData() {
+    const base = `${this.options.baseUrl}${webhookPrefix.slice(0, -1)}`;
+    const code = encodeURIComponent(this.options.systemKey);
+    const query = `taskHub=${this.options.engine.hubName}&connection=${this.#connection}&code=${code}`;
+    const instance = `${base}/instances/INSTANCEID`;
+    return {
+      taskHubName: this.options.engine.hubName,
+      creationUrls: {
+        createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?code=${code}`,
+        createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&code=${code}`,
+      },
+      managementUrls: this.#managementUrls('INSTANCEID', instance, query),
+      baseUrl: base,
+      requiredQueryStringParameters: `code=${code}`,
+      rpcBaseUrl: `${this.options.baseUrl}${rpcPrefix}`,
+    };
+  }
+
+  /** Serves the request if it is a Durable route; resolves false otherwise. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const url = new URL(req.url ?? '/', this.options.baseUrl);
+    const lower = url.pathname.toLowerCase();
+    const isWebhook = lower.startsWith(webhookPrefix);
+    if (!isWebhook && !lower.startsWith(rpcPrefix)) return false;
+    if (
+      isWebhook &&
+      !keyMatches(url.searchParams.get('code'), this.options.systemKey, ...(this.options.otherKeys ?? []))
+    ) {
+      send(res, {
+        status: 401,
+        body: { Message: 'A valid durabletask_extension system key (code=…) is required' },
+      });
+      return true;
+    }
+    const path = decodeURIComponent(url.pathname.slice(isWebhook ? webhookPrefix.length : rpcPrefix.length));
+    try {
+      send(res, await this.#route(req, url, path.split('/').filter(Boolean)));
+    } catch (error) {
+      if (error instanceof DurableClientError)
+        send(res, { status: error.status, body: { Message: error.message } });
+      else throw error;
+    }
+    return true;
+  }
+
+  async #route(req: IncomingMessage, url: URL, segments: string[]): Promise<Reply> {
+    const [controller, id, operation, eventName] = segments;
+    const method = req.method ?? 'GET';
+    if (controller === 'orchestrators' && id && method === 'POST')
+      return this.#start(req, url, id, operation);
+    if (controller === 'instances' && !id && method === 'GET') return this.#list(url);
+    if (controller === 'instances' && !id && method === 'DELETE') return this.#purgeBy(url);
+    if (controller === 'instances' && id && !operation && method === 'GET') return this.#status(url, id);
+    if (controller === 'instances' && id && !operation && method === 'DELETE')
+      return { status: 200, body: { instancesDeleted: await this.#purgeOne(id) } };
+    if (controller === 'instances' && id && method === 'POST' && operation === 'terminate') {
+      await this.options.engine.terminate(id, url.searchParams.get('reason') ?? undefined);
+      return { status: 202 };
+    }
+    if (controller === 'instances' && id && method === 'POST' && operation === 'raiseEvent' && eventName)
+      return this.#raise(req, id, eventName);
+    if (controller === 'instances' && id && method === 'POST' && operation)
+      return { status: 501, body: { Message: `The local Durable host does not implement '${operation}'` } };
+    if (controller === 'entities')
+      return {
+        status: 501,
+        body: { Message: 'Durable entities are not implemented by the local Durable host' },
+      };
+    return { status: 404 };
+  }
+
+  async #start(req: IncomingMessage, url: URL, name: string, instanceId: string | undefined): Promise<Reply> {
+    const text = await readBody(req);
+    let input: unknown;
+    try {
+      input = text === '' ? undefined : JSON.parse(text);
+    } catch (error) {
+      throw new DurableClientError('Invalid JSON content: the request body must be JSON', 400, {
+        cause: error,
+      });
+    }
+    const id = await this.options.engine.startNew(name, { ...(instanceId ? { instanceId } : {}), input });
+    const timeout = Number(url.searchParams.get('timeout'));
+    if (timeout > 0) {
+      const done = await this.options.engine
+        .waitFor(id, { timeoutMs: timeout * 1000 })
+        .catch(() => undefined);
+      if (done?.runtimeStatus === 'Completed')
+        return { status: 200, body: JSON.parse(done.output ?? 'null') };
+      if (done) return { status: 200, body: await statusPayload(this.options.engine, done, {}) };
+    }
+    return this.#checkStatus(id);
+  }
+
+  #checkStatus(id: string): Reply {
+    const urls = this.#managementUrls(
+      id,
+      `${this.clientBindingData().baseUrl}/instances/${encodeURIComponent(id)}`,
+      this.#query(),
+    );
+    return {
+      status: 202,
+      body: urls,
+      headers: { Location: urls.statusQueryGetUri, 'Retry-After': '10' },
+    };
+  }
+
+  async #status(url: URL, id: string): Promise<Reply> {
+    const record = await this.options.engine.getInstance(id);
+    if (!record) return { status: 404 };
+    const flags = url.searchParams;
+    const body = await statusPayload(this.options.engine, record, {
+      showHistory: flags.get('showHistory') === 'true',
+      showHistoryOutput: flags.get('showHistoryOutput') === 'true',
+      showInput: flags.get('showInput') !== 'false',
+    });
+    if (!terminalStatuses.has(record.runtimeStatus))
+      return { status: 202, body, headers: { Location: url.href, 'Retry-After': '5' } };
+    const failedAs500 =
+      record.runtimeStatus === 'Failed' && flags.get('returnInternalServerErrorOnFailure') === 'true';
+    return { status: failedAs500 ? 500 : 200, body };
+  }
+
+  async #list(url: URL): Promise<Reply> {
+    const matches = filterInstances(await this.options.engine.listInstances(), url);
+    const top = Number(url.searchParams.get('top'));
+    const page = top > 0 ? matches.slice(0, top) : matches;
+    const showInput = url.searchParams.get('showInput') === 'true';
+    const body = await Promise.all(
+      page.map((record) => statusPayload(this.options.engine, record, { showInput })),
+    );
+    return { status: 200, body };
+  }
+
+  async #purgeOne(id: string): Promise<number> {
+    const deleted = await this.options.engine.purge(id);
+    if (deleted === 0) throw new DurableClientError(`No instance with ID '${id}' found.`, 404);
+    return deleted;
+  }
+
+  async #purgeBy(url: URL): Promise<Reply> {
+    if (!url.searchParams.get('createdTimeFrom'))
+      return { status: 400, body: { Message: "Please provide value for 'createdTimeFrom' parameter." } };
+    const doomed = filterInstances(await this.options.engine.listInstances(), url).filter((r) =>
+      terminalStatuses.has(r.runtimeStatus),
+    );
+    let deleted = 0;
+    for (const record of doomed) deleted += await this.options.engine.purge(record.instanceId);
+    return deleted === 0 ? { status: 404 } : { status: 200, body: { instancesDeleted: deleted } };
+  }
+
+  async #raise(req: IncomingMessage, id: string, eventName: string): Promise<Reply> {
+    const record = await this.options.engine.getInstance(id);
+    if (!record) return { status: 404 };
+    if (terminalStatuses.has(record.runtimeStatus)) return { status: 410 };
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/json')
+      return { status: 400, body: { Message: 'Only application/json request content is supported' } };
+    const text = await readBody(req);
+    let data: unknown;
+    try {
+      data = text === '' ? null : JSON.parse(text);
+    } catch (error) {
+      throw new DurableClientError('Invalid JSON content: the event data must be JSON', 400, {
+        cause: error,
+      });
+    }
+    await this.options.engine.raiseEvent(id, eventName, data);
+    return { status: 202 };
+  }
+
+  #query(): string {
+    const code = encodeURIComponent(this.options.systemKey);
+    return `taskHub=${this.options.engine.hubName}&connection=${this.#connection}&code=${code}`;
+  }
+
+  #managementUrls(id: string, instance: string, query: string) {
+    return {
+      id,
+      statusQueryGetUri: `${instance}?${query}`,
+      sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
+      terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
+      rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
+      purgeHistoryDeleteUri: `${instance}?${query}`,
+      restartPostUri: `${instance}/restart?${query}`,
+      suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
+      resumePostUri: `${instance}/resume?reason={text}&${query}`,
+    };
+  }
+}
+
+function filterInstances(records: InstanceRecord[], url: URL): InstanceRecord[] {
+  const params = url.searchParams;
+  const statuses = params.get('runtimeStatus')?.split(',').filter(Boolean);
+  const from = params.get('createdTimeFrom');
+  const to = params.get('createdTimeTo');
+  const prefix = params.get('instanceIdPrefix');
+  return records
+    .filter((r) => !statuses || statuses.includes(r.runtimeStatus))
+    .filter((r) => !from || r.createdTime >= new Date(from))
+    .filter((r) => !to || r.createdTime <= new Date(to))
+    .filter((r) => !prefix || r.instanceId.startsWith(prefix))
+    .sort((a, b) => a.createdTime.getTime() - b.createdTime.getTime());
+}
+
+const maxBodyBytes = 10 * 1024 * 1024;
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBodyBytes) throw new DurableClientError('The request body exceeds 10 MiB', 400);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = { ...reply.headers };
+  const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
+  if (body) headers['Content-Type'] = 'application/json; charset=utf-8';
+  res.writeHead(reply.status, headers);
+  res.end(body);
+}
