@@ -29,6 +29,7 @@ export interface Invocation {
   /** Values of input bindings by binding name (the durable client binding, for instance). */
   extraInputs?: Record<string, TypedData>;
   triggerMetadata?: Record<string, TypedData>;
+  invocationId?: string;
   log?: (level: string, message: string) => void;
 }
 
@@ -57,7 +58,7 @@ export async function invoke(
   ];
   const log = invocation.log ?? (() => {});
   const model = app.programmingModel.getInvocationModel({
-    invocationId: randomUUID(),
+    invocationId: invocation.invocationId ?? randomUUID(),
     metadata: fn.metadata,
     request: { inputData, triggerMetadata: invocation.triggerMetadata ?? {} },
     state: undefined,

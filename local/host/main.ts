@@ -25,7 +25,7 @@ await loadLocalSettings(appRoot);
 const hostJson = JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8')) as {
   extensions?: { http?: { routePrefix?: string } };
 };
-const clock = await persistentClock(dataDir);
+const clock = await persistentClock(process.env.VIGIL_CLOCK_FILE ?? path.join(dataDir, 'clock.json'));
 let app: Awaited<ReturnType<typeof loadApp>>;
 try {
   app = await loadApp(appRoot);
@@ -61,10 +61,12 @@ async function loadLocalSettings(root: string): Promise<void> {
   for (const [name, value] of Object.entries(settings.Values ?? {})) process.env[name] ??= value;
 }
 
-/** The clock's offset survives a restart, so time advanced by a test does not jump back. */
-async function persistentClock(dir: string): Promise<Clock> {
-  const file = path.join(dir, 'clock.json');
-  await mkdir(dir, { recursive: true });
+/**
+ * The clock's offset survives a restart, so time advanced by a test does not jump back. The stack
+ * shares its clock file with the host (VIGIL_CLOCK_FILE), so both keep the same time.
+ */
+async function persistentClock(file: string): Promise<Clock> {
+  await mkdir(path.dirname(file), { recursive: true });
   const saved = await readFile(file, 'utf8').then(
     (text) => (JSON.parse(text) as { offsetMs: number }).offsetMs,
     () => 0,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
@@ -180,12 +181,31 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         extraInputs[name] = { string: JSON.stringify(durable.clientBindingData()) };
       }
     }
+    return invokeLogged(fn, { ...invocation, extraInputs });
+  }
+
+  /** Logs each invocation as the real host does, so operators (and tests) can count executions. */
+  async function invokeLogged(fn: RegisteredFunction, invocation: Invocation) {
     const name = fn.metadata.name;
-    return invoke(options.app, fn, {
-      ...invocation,
-      extraInputs,
-      log: (level, message) => log(`[${name}] ${level}: ${message}`),
-    });
+    const invocationId = randomUUID();
+    const started = performance.now();
+    log(`Executing 'Functions.${name}' (Id=${invocationId})`);
+    const outcome = (status: string) =>
+      log(
+        `Executed 'Functions.${name}' (${status}, Id=${invocationId}, Duration=${Math.round(performance.now() - started)}ms)`,
+      );
+    try {
+      const result = await invoke(options.app, fn, {
+        ...invocation,
+        invocationId,
+        log: (level, message) => log(`[${name}] ${level}: ${message}`),
+      });
+      outcome('Succeeded');
+      return result;
+    } catch (error) {
+      outcome('Failed');
+      throw error;
+    }
   }
 
   function address(): string {

@@ -1,0 +1,67 @@
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { localVault, Stack, vigilTopic } from './stack.js';
+
+/**
+ * `npm start`: the whole stack on loopback with its data under `.vigil/`, until Ctrl-C.
+ * A small control endpoint on :7070 moves the stack's clock (`POST /clock {"advanceMs": N}`).
+ */
+const appRoot = process.cwd();
+const dataDir = path.join(appRoot, '.vigil');
+const verbose = process.argv.includes('--verbose');
+const controlPort = 7070;
+
+console.log('Starting the Vigil local stack…');
+const stack = await Stack.start({ appRoot, dataDir, log: (line) => verbose && console.log(line) });
+const control = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk) => {
+    body += chunk;
+  });
+  req.on('end', () => {
+    if (req.method !== 'POST' || req.url !== '/clock') return void res.writeHead(404).end();
+    const advanceMs = Number((JSON.parse(body || '{}') as { advanceMs?: unknown }).advanceMs);
+    stack.advanceClock(advanceMs).then(
+      () => res.writeHead(200).end(JSON.stringify({ now: stack.clock.now().toISOString() })),
+      (error: unknown) => res.writeHead(400).end(JSON.stringify({ error: String(error) })),
+    );
+  });
+}).listen(controlPort, '127.0.0.1');
+
+const keys = stack.hostKeys;
+console.log(`
+Vigil is running (data in ${dataDir}):
+
+  Functions host      ${stack.hostUrl}            (${stack.settings.VIGIL_TASK_HUB} task hub)
+  Azurite             blob ${stack.azurite.endpoints.blob}  table ${stack.azurite.endpoints.table}
+  Event Grid          ${stack.eventGrid.url}      custom topic "${vigilTopic}"
+  Key Vault           ${stack.keyVault.url(localVault)}      vault "${localVault}"
+  Logs Ingestion      ${stack.logs.url}
+  Clock control       http://127.0.0.1:${controlPort}/clock
+
+Try:
+  curl -s ${stack.hostUrl}/api/health
+  curl -s -X POST '${stack.hostUrl}/api/probes?code=${keys.functionKey}' -d '{"probeId":"first"}'
+  curl -s -X POST ${stack.hostUrl}/api/probes/first/acknowledge -H "Authorization: Bearer $(npm run -s token -- --role responder)"
+  curl -s '${stack.hostUrl}/api/probes/first?code=${keys.functionKey}'
+  curl -s -X POST http://127.0.0.1:${controlPort}/clock -d '{"advanceMs": 3600000}'
+
+Keys are in ${path.join(dataDir, 'host/keys.json')}. Ctrl-C stops everything.
+`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    control.close();
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}
