@@ -49,6 +49,34 @@ export async function invoke(
   fn: RegisteredFunction,
   invocation: Invocation,
 ): Promise<InvocationResult> {
+  const name = fn.metadata.name;
+  const invocationId = invocation.invocationId ?? randomUUID();
+  const hostLog = app.log ?? (() => {});
+  const started = performance.now();
+  const executed = (status: string) =>
+    hostLog(
+      `Executed 'Functions.${name}' (${status}, Id=${invocationId}, Duration=${Math.round(performance.now() - started)}ms)`,
+    );
+  hostLog(`Executing 'Functions.${name}' (Id=${invocationId})`);
+  try {
+    const result = await invokeThroughModel(app, fn, {
+      ...invocation,
+      invocationId,
+      log: invocation.log ?? ((level, message) => hostLog(`[${name}] ${level}: ${message}`)),
+    });
+    executed('Succeeded');
+    return result;
+  } catch (error) {
+    executed('Failed');
+    throw error;
+  }
+}
+
+async function invokeThroughModel(
+  app: LoadedApp,
+  fn: RegisteredFunction,
+  invocation: Invocation & { invocationId: string },
+): Promise<InvocationResult> {
   const bindings = fn.metadata.bindings;
   const triggerName = Object.keys(bindings).find((name) => /trigger$/i.test(bindings[name]?.type ?? ''));
   if (!triggerName) throw new Error(`Function ${fn.metadata.name} has no trigger binding`);
@@ -58,7 +86,7 @@ export async function invoke(
   ];
   const log = invocation.log ?? (() => {});
   const model = app.programmingModel.getInvocationModel({
-    invocationId: invocation.invocationId ?? randomUUID(),
+    invocationId: invocation.invocationId,
     metadata: fn.metadata,
     request: { inputData, triggerMetadata: invocation.triggerMetadata ?? {} },
     state: undefined,

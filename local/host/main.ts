@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Clock } from '../clock.js';
+import { startDurableBackend } from './durable/backend.js';
 import { loadOrCreateKeys } from './keys.js';
 import { loadApp, NoFunctionsError } from './registry.js';
 import { startHost } from './server.js';
@@ -23,7 +24,7 @@ const dataDir = path.resolve(values.data);
 
 await loadLocalSettings(appRoot);
 const hostJson = JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8')) as {
-  extensions?: { http?: { routePrefix?: string } };
+  extensions?: { http?: { routePrefix?: string }; durableTask?: { hubName?: string } };
 };
 const clock = await persistentClock(process.env.VIGIL_CLOCK_FILE ?? path.join(dataDir, 'clock.json'));
 let app: Awaited<ReturnType<typeof loadApp>>;
@@ -41,6 +42,17 @@ const host = await startHost({
   clock,
   port: Number(values.port),
   routePrefix: hostJson.extensions?.http?.routePrefix ?? 'api',
+  durable: (baseUrl) =>
+    startDurableBackend({
+      app,
+      clock,
+      connectionString: requiredSetting('AzureWebJobsStorage'),
+      hubName: resolveSetting(hostJson.extensions?.durableTask?.hubName ?? 'TestHubName'),
+      baseUrl,
+      systemKey: keys.systemKeys.durabletask_extension,
+      otherKeys: [keys.masterKey],
+      log: (line) => console.log(line),
+    }),
 });
 console.log(`[host] ${app.functions.size} functions on ${host.url}: ${[...app.functions.keys()].join(', ')}`);
 
@@ -48,6 +60,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     void host.close().then(() => process.exit(0));
   });
+}
+
+function requiredSetting(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`The host needs the app setting ${name}`);
+  return value;
+}
+
+/** host.json values may name an app setting as `%NAME%`. */
+function resolveSetting(value: string): string {
+  return value.replace(/%([^%]+)%/g, (_, name: string) => requiredSetting(name));
 }
 
 async function loadLocalSettings(root: string): Promise<void> {

@@ -45,6 +45,8 @@ export interface LoadedApp {
   programmingModel: ProgrammingModel;
   /** Files the `main` glob matched, in load order. */
   files: string[];
+  /** Receives the host's log lines for every invocation, whoever triggers it. */
+  log?: (line: string) => void;
 }
 
 /** The app registered nothing: Azure would report "No job functions found". */

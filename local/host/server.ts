@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
@@ -60,6 +59,7 @@ const maxBodyBytes = 10 * 1024 * 1024;
  */
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const log = options.log ?? ((line: string) => console.log(line));
+  options.app.log ??= log;
   const httpFunctions = collectHttpFunctions(options.app, options.routePrefix ?? 'api');
   const timers = collectTimers(options.app);
   let durable: DurableBackend | undefined;
@@ -181,31 +181,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         extraInputs[name] = { string: JSON.stringify(durable.clientBindingData()) };
       }
     }
-    return invokeLogged(fn, { ...invocation, extraInputs });
-  }
-
-  /** Logs each invocation as the real host does, so operators (and tests) can count executions. */
-  async function invokeLogged(fn: RegisteredFunction, invocation: Invocation) {
-    const name = fn.metadata.name;
-    const invocationId = randomUUID();
-    const started = performance.now();
-    log(`Executing 'Functions.${name}' (Id=${invocationId})`);
-    const outcome = (status: string) =>
-      log(
-        `Executed 'Functions.${name}' (${status}, Id=${invocationId}, Duration=${Math.round(performance.now() - started)}ms)`,
-      );
-    try {
-      const result = await invoke(options.app, fn, {
-        ...invocation,
-        invocationId,
-        log: (level, message) => log(`[${name}] ${level}: ${message}`),
-      });
-      outcome('Succeeded');
-      return result;
-    } catch (error) {
-      outcome('Failed');
-      throw error;
-    }
+    return invoke(options.app, fn, { ...invocation, extraInputs });
   }
 
   function address(): string {

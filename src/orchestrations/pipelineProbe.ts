@@ -50,6 +50,7 @@ export function* pipelineProbe(context: OrchestrationContext): Generator<df.Task
   const dependencies = z.array(dependencyCheck).parse(checks);
 
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + request.ackTimeoutMinutes * 60_000);
+  context.df.setCustomStatus({ stage: 'awaiting-acknowledgement', deadline: deadline.toISOString() });
   const timeout = context.df.createTimer(deadline);
   const acknowledged = context.df.waitForExternalEvent(probeAcknowledgedEvent);
   const first = yield context.df.Task.any([acknowledged, timeout]);
