@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { Clock } from './clock.js';
 import { type EventGridEmulator, startEventGridEmulator } from './emulators/eventgrid/index.js';
+import { type IdentityEndpoint, startIdentityEndpoint } from './emulators/identity/index.js';
 import { type KeyVaultEmulator, startKeyVaultEmulator } from './emulators/keyvault/index.js';
 import { type LogsIngestionEmulator, startLogsIngestionEmulator } from './emulators/logs/index.js';
 import { type HostKeys, loadOrCreateKeys } from './host/keys.js';
@@ -18,6 +19,7 @@ export interface StackPorts {
   eventGrid: number;
   keyVault: number;
   logs: number;
+  identity: number;
 }
 
 export const defaultPorts: StackPorts = {
@@ -26,6 +28,7 @@ export const defaultPorts: StackPorts = {
   eventGrid: 7300,
   keyVault: 7310,
   logs: 7303,
+  identity: 7304,
 };
 
 export interface StackOptions {
@@ -59,6 +62,7 @@ export class Stack {
   readonly eventGrid: EventGridEmulator;
   readonly keyVault: KeyVaultEmulator;
   readonly logs: LogsIngestionEmulator;
+  readonly identity: IdentityEndpoint;
   readonly hostKeys: HostKeys;
   readonly topicKey: string;
   /** The app settings the host runs with (the stack's `local.settings.json`). */
@@ -74,6 +78,7 @@ export class Stack {
     eventGrid: EventGridEmulator;
     keyVault: KeyVaultEmulator;
     logs: LogsIngestionEmulator;
+    identity: IdentityEndpoint;
     hostKeys: HostKeys;
     topicKey: string;
     settings: Record<string, string>;
@@ -84,6 +89,7 @@ export class Stack {
     this.eventGrid = parts.eventGrid;
     this.keyVault = parts.keyVault;
     this.logs = parts.logs;
+    this.identity = parts.identity;
     this.hostKeys = parts.hostKeys;
     this.topicKey = parts.topicKey;
     this.settings = parts.settings;
@@ -130,6 +136,8 @@ export class Stack {
         port: ports.logs,
       });
       started.push({ stop: () => logs.close() });
+      const identity = await startIdentityEndpoint({ port: ports.identity, clock });
+      started.push({ stop: () => identity.close() });
       const hostKeys = await loadOrCreateKeys(dir('host'));
       const settings: Record<string, string> = {
         FUNCTIONS_WORKER_RUNTIME: 'node',
@@ -138,6 +146,7 @@ export class Stack {
         VIGIL_STATE_STORAGE: azurite.connectionString,
         VIGIL_EVENTGRID_TOPIC_ENDPOINT: eventGrid.topicEndpoint(vigilTopic),
         VIGIL_EVENTGRID_TOPIC_KEY: topicKey,
+        ...identity.env,
         ...childTrustEnv(certificates.caPath),
       };
       const stack = new Stack({
@@ -147,6 +156,7 @@ export class Stack {
         eventGrid,
         keyVault,
         logs,
+        identity,
         hostKeys,
         topicKey,
         settings,
@@ -208,6 +218,7 @@ export class Stack {
   async stop(): Promise<void> {
     await this.stopHost('SIGTERM');
     await this.logs.close();
+    await this.identity.close();
     await this.keyVault.close();
     await this.eventGrid.close();
     await this.azurite.stop();

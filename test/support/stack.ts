@@ -12,7 +12,14 @@ export async function startTestStack(lines: string[] = []): Promise<Stack & { cl
   const stack = await Stack.start({
     appRoot,
     dataDir,
-    ports: { host: 0, azurite: { blob: 0, queue: 0, table: 0 }, eventGrid: 0, keyVault: 0, logs: 0 },
+    ports: {
+      host: 0,
+      azurite: { blob: 0, queue: 0, table: 0 },
+      eventGrid: 0,
+      keyVault: 0,
+      logs: 0,
+      identity: 0,
+    },
     eventGridRetryScheduleMs: [200, 500, 1000],
     log: (line) => lines.push(line),
   });
