@@ -260,19 +260,19 @@ export class DurableEngine {
     const messages = await this.store.listMessages(instanceId);
     if (messages.length === 0) return;
     if (!record) {
-      await Promise.all(messages.map((m) => this.store.deleteMessage(instanceId, m.messageId)));
+      await Promise.all(messages.map((m) => this.store.deleteMessage(m)));
       return;
     }
     if (terminalStatuses.has(record.runtimeStatus)) {
       const stale = messages.filter((m) => m.kind !== 'start' || m.executionId !== record.executionId);
-      await Promise.all(stale.map((m) => this.store.deleteMessage(instanceId, m.messageId)));
+      await Promise.all(stale.map((m) => this.store.deleteMessage(m)));
       return;
     }
     const rows = record.historyCount > 0 ? await this.store.loadHistory(record) : [];
     const intake = takeMessages(record, rows, messages);
     if (intake.newRows.length > 0 && !this.#stopped) await this.#decide(record, rows, intake.newRows);
     if (this.#stopped) return;
-    await Promise.all(intake.consumed.map((id) => this.store.deleteMessage(instanceId, id)));
+    await Promise.all(intake.consumed.map((m) => this.store.deleteMessage(m)));
   }
 
   /** Runs the orchestrator on the history plus the new events and commits what it decided. */
@@ -635,7 +635,7 @@ function completionEvent(decision: Decision, at: Date): HistoryEvent {
 function takeMessages(record: InstanceRecord, rows: HistoryRow[], messages: InstanceMessage[]) {
   const applied = new Set(rows.flatMap((row) => (row.messageId ? [row.messageId] : [])));
   const newRows: HistoryRow[] = [];
-  const consumed: string[] = [];
+  const consumed: InstanceMessage[] = [];
   let started = rows.length > 0;
   const ordered = [
     ...messages.filter((m) => m.kind === 'start'),
@@ -645,21 +645,20 @@ function takeMessages(record: InstanceRecord, rows: HistoryRow[], messages: Inst
     const forOther = message.executionId !== undefined && message.executionId !== record.executionId;
     if (forOther) {
       // Completions for an ended execution are dropped; a start or an event for the next one waits.
-      if (message.kind === 'event' && !message.messageId.startsWith('carry.'))
-        consumed.push(message.messageId);
+      if (message.kind === 'event' && !message.messageId.startsWith('carry.')) consumed.push(message);
       continue;
     }
     if (applied.has(message.messageId)) {
-      consumed.push(message.messageId);
+      consumed.push(message);
       continue;
     }
     if (message.kind === 'start') {
       if (!started) newRows.push({ event: executionStarted(record), messageId: message.messageId });
       started = true;
-      consumed.push(message.messageId);
+      consumed.push(message);
     } else if (message.event && (started || message.kind === 'terminate')) {
       newRows.push({ event: { ...message.event, IsPlayed: false }, messageId: message.messageId });
-      consumed.push(message.messageId);
+      consumed.push(message);
     }
   }
   return { newRows, consumed };

@@ -40,6 +40,8 @@ export interface InstanceMessage {
   executionId?: string;
   event?: HistoryEvent;
   sequence: number;
+  /** Follow-on rows holding the rest of a large event. */
+  parts?: number;
 }
 
 export interface HistoryRow {
@@ -160,7 +162,8 @@ export class TaskHubStore {
     const filter = odata`PartitionKey eq ${record.instanceId} and RowKey ge ${prefix} and RowKey lt ${`${record.executionId}/`}`;
     const rows: Record<string, unknown>[][] = [];
     for await (const entity of this.history.listEntities({ queryOptions: { filter } })) {
-      if (typeof entity.Part === 'number') rows.at(-1)?.push(entity);
+      // Follow-on rows of a large event sort right after it: `<key>+1`, `<key>+2`…
+      if (String(entity.rowKey).includes('+')) rows.at(-1)?.push(entity);
       else rows.push([entity]);
     }
     return rows.slice(0, record.historyCount).map((parts) => {
@@ -195,6 +198,7 @@ export class TaskHubStore {
     });
   }
 
+  /** Writes the message; an event too large for one entity goes first into follow-on rows. */
   async putMessage(message: InstanceMessage): Promise<void> {
     const entity: TableEntity<Record<string, unknown>> = {
       partitionKey: message.instanceId,
@@ -204,10 +208,19 @@ export class TaskHubStore {
       ...(message.executionId ? { ExecutionId: message.executionId } : {}),
     };
     if (message.event) {
-      const [inline, ...rest] = splitText('Event', JSON.stringify(message.event));
-      if (rest.length > 0)
-        throw new DurableStoreError(`Message ${message.messageId} for '${message.instanceId}' exceeds 1 MiB`);
-      Object.assign(entity, inline);
+      const [inline = {}, ...rest] = splitText('Event', JSON.stringify(message.event));
+      const parts: TransactionAction[] = rest.map((group, index) => [
+        'upsert',
+        {
+          partitionKey: message.instanceId,
+          rowKey: `${message.messageId}+${index + 1}`,
+          Part: index + 1,
+          ...group,
+        },
+        'Replace',
+      ]);
+      await this.#submit(this.messages, parts);
+      Object.assign(entity, inline, { Parts: rest.length });
     }
     await this.messages.upsertEntity(entity, 'Replace');
   }
@@ -215,10 +228,20 @@ export class TaskHubStore {
   /** The instance's messages in arrival order. */
   async listMessages(instanceId: string): Promise<InstanceMessage[]> {
     const filter = odata`PartitionKey eq ${instanceId}`;
-    const messages: InstanceMessage[] = [];
+    const mains: Record<string, unknown>[] = [];
+    const parts = new Map<string, Record<string, unknown>[]>();
     for await (const entity of this.messages.listEntities({ queryOptions: { filter } })) {
-      messages.push(toMessage(entity));
+      if (!String(entity.rowKey).includes('+')) {
+        mains.push(entity);
+        continue;
+      }
+      const base = String(entity.rowKey).slice(0, String(entity.rowKey).lastIndexOf('+'));
+      parts.set(base, [...(parts.get(base) ?? []), entity]);
     }
+    const messages = mains.map((main) => {
+      const own = (parts.get(String(main.rowKey)) ?? []).sort((a, b) => partNumber(a) - partNumber(b));
+      return toMessage(main, own);
+    });
     return messages.sort((a, b) => a.sequence - b.sequence);
   }
 
@@ -230,10 +253,16 @@ export class TaskHubStore {
     return ids;
   }
 
-  async deleteMessage(instanceId: string, messageId: string): Promise<void> {
-    await this.messages.deleteEntity(instanceId, messageId).catch((error: unknown) => {
+  /** Deletes the message, its main row first so a half-deleted message is never read. */
+  async deleteMessage(message: InstanceMessage): Promise<void> {
+    const ignoreMissing = (error: unknown) => {
       if (!(error instanceof RestError && error.statusCode === 404)) throw error;
-    });
+    };
+    await this.messages.deleteEntity(message.instanceId, message.messageId).catch(ignoreMissing);
+    for (let part = 1; part <= (message.parts ?? 0); part += 1)
+      await this.messages
+        .deleteEntity(message.instanceId, `${message.messageId}+${part}`)
+        .catch(ignoreMissing);
   }
 
   async deleteMessages(instanceId: string): Promise<void> {
@@ -329,7 +358,9 @@ export class TaskHubStore {
   }
 }
 
-function toMessage(entity: Record<string, unknown>): InstanceMessage {
+const partNumber = (entity: Record<string, unknown>) => Number(String(entity.rowKey).split('+').at(-1));
+
+function toMessage(entity: Record<string, unknown>, parts: Record<string, unknown>[]): InstanceMessage {
   const message: InstanceMessage = {
     instanceId: String(entity.partitionKey),
     messageId: String(entity.rowKey),
@@ -338,6 +369,7 @@ function toMessage(entity: Record<string, unknown>): InstanceMessage {
   };
   if (typeof entity.ExecutionId === 'string') message.executionId = entity.ExecutionId;
   if (typeof entity.Event0 === 'string')
-    message.event = JSON.parse(joinText('Event', [entity])) as HistoryEvent;
+    message.event = JSON.parse(joinText('Event', [entity, ...parts])) as HistoryEvent;
+  if (typeof entity.Parts === 'number' && entity.Parts > 0) message.parts = entity.Parts;
   return message;
 }

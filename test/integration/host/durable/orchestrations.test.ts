@@ -205,3 +205,15 @@ describe('orchestrations through durable-functions replay', () => {
     );
   });
 });
+
+describe('payloads beyond Table storage limits', () => {
+  it('keeps inputs, results and outputs larger than 64 KiB and 1 MiB intact', async () => {
+    const big = 'x'.repeat(700_000); // as JSON in UTF-16: well over one 1 MiB entity
+    const id = await engine.startNew('fanOut', { input: [big, 'small'] });
+    const done = await engine.waitFor(id);
+    expect(done.runtimeStatus).toBe('Completed');
+    expect(output(done)).toEqual([`Hello ${big}`, 'Hello small']);
+    const reread = await engine.getInstance(id);
+    expect(parseJsonText(reread?.input)).toEqual([big, 'small']);
+  });
+});
