@@ -192,6 +192,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     server.once('error', reject);
     server.listen(options.port, '127.0.0.1', resolve);
   });
+  // This host is the platform, which sets WEBSITE_HOSTNAME; without it df.getClient points status URLs at localhost:7071.
+  process.env.WEBSITE_HOSTNAME = address().replace('http://', '');
   durable = await options.durable?.(address());
   const stopTimers = startTimers(
     timers.map(({ fn, schedule, runOnStartup }) => ({
