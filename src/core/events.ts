@@ -6,7 +6,7 @@ import { looksLikeCredential } from './audit.js';
  * `id` deterministically (e.g. from the rotation id) so that a repeated publish after a crash
  * carries the same id and consumers drop the duplicate.
  */
-export interface VigilEvent<Data extends object = Record<string, unknown>> {
+export interface VigilEvent<Data extends object = object> {
   id: string;
   /** `Vigil.<Name>`, e.g. `Vigil.RotationFailed`. */
   type: string;
