@@ -48,6 +48,8 @@ export const vigilTopic = 'vigil';
 export const localVault = 'vigil-local';
 /** Logs Ingestion rule that receives Vigil's audit records. */
 export const auditRule = 'dcr-vigil-audit';
+/** The rule's stream (the Log Analytics custom table `VigilAudit_CL`). */
+export const auditStream = 'Custom-VigilAudit_CL';
 
 /**
  * The whole one-machine stack: Azurite, the emulators and the Functions host, all on loopback.
@@ -146,6 +148,9 @@ export class Stack {
         VIGIL_STATE_STORAGE: azurite.connectionString,
         VIGIL_EVENTGRID_TOPIC_ENDPOINT: eventGrid.topicEndpoint(vigilTopic),
         VIGIL_EVENTGRID_TOPIC_KEY: topicKey,
+        VIGIL_AUDIT_ENDPOINT: logs.url,
+        VIGIL_AUDIT_RULE_ID: auditRule,
+        VIGIL_AUDIT_STREAM: auditStream,
         ...identity.env,
         ...childTrustEnv(certificates.caPath),
       };
