@@ -63,6 +63,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const httpFunctions = collectHttpFunctions(options.app, options.routePrefix ?? 'api');
   const timers = collectTimers(options.app);
   let durable: DurableBackend | undefined;
+  // Requests that arrive while extensions start wait for them, as the real host does.
+  let started: () => void = () => {};
+  const startup = new Promise<void>((resolve) => {
+    started = resolve;
+  });
   const server = createServer((req, res) => {
     dispatch(req, res).catch((error: unknown) => {
       log(
@@ -75,6 +80,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://host');
+    await startup;
     if (durable && (await durable.handle(req, res))) return;
     if (url.pathname.toLowerCase() === '/runtime/webhooks/eventgrid') return eventGrid(req, res, url);
     if (url.pathname.toLowerCase().startsWith('/admin/')) return admin(req, res, url);
@@ -195,6 +201,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   // This host is the platform, which sets WEBSITE_HOSTNAME; without it df.getClient points status URLs at localhost:7071.
   process.env.WEBSITE_HOSTNAME = address().replace('http://', '');
   durable = await options.durable?.(address());
+  started();
   const stopTimers = startTimers(
     timers.map(({ fn, schedule, runOnStartup }) => ({
       functionName: fn.metadata.name,

@@ -116,6 +116,7 @@ describe('a host killed with SIGKILL mid-orchestration', () => {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
     });
+    if (ack.status !== 202) console.log(await ack.text(), lines.slice(-40).join('\n'));
     expect(ack.status).toBe(202);
     expect(await probeResult('e2e-crash')).toMatchObject({ acknowledgement: { by: 'Grace' } });
     expect(executions(lines, 'checkDependency')).toBe(before.checks + 2);
