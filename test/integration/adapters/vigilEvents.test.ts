@@ -18,6 +18,7 @@ import {
   type RotationFailedData,
   rotationFailedEvent,
 } from '../../../src/core/events.js';
+import { SecretCanaries } from '../../support/secretHygiene.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhook-receiver.js';
 
 const topicKey = 'dmlnaWwtZXZlbnRzLXRlc3QtdG9waWMta2V5LTAwMQ==';
@@ -187,5 +188,32 @@ describe('vigilEvents through the Event Grid emulator', () => {
     await vigilEvents({ env: baseEnv, log: (line) => lines.push(line) }).publish([]);
 
     expect(lines).toEqual([]);
+  });
+  it('leaves no trace of the topic key in deliveries or errors, and the scanner would see one', async () => {
+    const canaries = new SecretCanaries();
+    canaries.add(topicKey, 'topic key');
+    const carried = 'Carried-9q~x_canary.value';
+    canaries.add(carried, 'carried value');
+    const event = {
+      ...rotationFailedEvent(failure('db-hygiene')),
+      data: { note: Buffer.from(`>${carried}`).toString('base64') },
+    };
+    const refused = await vigilEvents({ env: { ...env, VIGIL_EVENTGRID_TOPIC_KEY: `${topicKey}x` } })
+      .publish([rotationFailedEvent(failure('db-hygiene-refused'))])
+      .catch((e: unknown) => inspect(e, { depth: 10 }));
+
+    await vigilEvents({ env }).publish([event]);
+
+    await expect.poll(() => deliveredTo('db-hygiene'), { timeout: 10_000 }).toHaveLength(1);
+    const recorded = [
+      { source: 'refused publish error', text: String(refused) },
+      ...hook
+        .notifications()
+        .map((request, index) => ({ source: `delivery ${index}`, text: JSON.stringify(request) })),
+    ];
+    const findings = canaries.findLeaks(recorded);
+    expect(findings.map((finding) => finding.canary)).toEqual(['carried value']);
+    expect(findings[0]?.excerpt).toContain('[canary:carried value]');
+    expect(JSON.stringify(findings)).not.toContain(carried);
   });
 });
