@@ -3,11 +3,11 @@ import path from 'node:path';
 import { localVault, Stack, vigilTopic } from './stack.js';
 
 /**
- * `npm start`: the whole stack on loopback with its data under `.vigil/`, until Ctrl-C.
+ * `npm start`: the whole stack on loopback with its data under `.vigil/` (or `VIGIL_DATA_DIR`), until Ctrl-C.
  * A small control endpoint on :7070 moves the stack's clock (`POST /clock {"advanceMs": N}`).
  */
 const appRoot = process.cwd();
-const dataDir = path.join(appRoot, '.vigil');
+const dataDir = path.resolve(process.env.VIGIL_DATA_DIR ?? path.join(appRoot, '.vigil'));
 const verbose = process.argv.includes('--verbose');
 const controlPort = 7070;
 
@@ -37,6 +37,8 @@ Vigil is running (data in ${dataDir}):
   Event Grid          ${stack.eventGrid.url}      custom topic "${vigilTopic}"
   Key Vault           ${stack.keyVault.url(localVault)}      vault "${localVault}"
   Logs Ingestion      ${stack.logs.url}
+  PostgreSQL          127.0.0.1:${stack.postgres.port}      superuser "${stack.postgres.adminUser}" (password in ${path.join(dataDir, 'postgres-admin.json')}), TLS
+  ARM                 ${stack.arm.url}      Flexible Server administrator password
   Clock control       http://127.0.0.1:${controlPort}/clock
 
 Try:
@@ -45,6 +47,7 @@ Try:
   curl -s -X POST ${stack.hostUrl}/api/probes/first/acknowledge -H "Authorization: Bearer $(npm run -s token -- --role responder)"
   curl -s '${stack.hostUrl}/api/probes/first?code=${keys.functionKey}'
   curl -s -X POST http://127.0.0.1:${controlPort}/clock -d '{"advanceMs": 3600000}'
+  curl -s -X POST ${stack.hostUrl}/api/secrets/${localVault}/SECRET/rotate -H "Authorization: Bearer $(npm run -s token -- --role responder)"
 
 Keys are in ${path.join(dataDir, 'host/keys.json')}. Ctrl-C stops everything.
 `);
