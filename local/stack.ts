@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Clock } from './clock.js';
+import { type ArmEmulator, startArmEmulator } from './emulators/arm/index.js';
 import { type EventGridEmulator, startEventGridEmulator } from './emulators/eventgrid/index.js';
 import { type IdentityEndpoint, startIdentityEndpoint } from './emulators/identity/index.js';
 import { type KeyVaultEmulator, startKeyVaultEmulator } from './emulators/keyvault/index.js';
@@ -10,6 +11,7 @@ import { type LogsIngestionEmulator, startLogsIngestionEmulator } from './emulat
 import { type HostKeys, loadOrCreateKeys } from './host/keys.js';
 import { HostProcess } from './host/process.js';
 import { Azurite } from './services/azurite.js';
+import { LocalPostgres } from './services/postgres.js';
 import { childTrustEnv, ensureLocalCertificates, trustLocalCa } from './tls.js';
 
 /** Ports of the stack's services; 0 picks a free one (tests), the defaults suit `npm start`. */
@@ -20,6 +22,10 @@ export interface StackPorts {
   keyVault: number;
   logs: number;
   identity: number;
+  /** The real PostgreSQL whose credentials rotate. */
+  postgres: number;
+  /** The ARM emulator (Flexible Server administrator password). */
+  arm: number;
 }
 
 export const defaultPorts: StackPorts = {
@@ -29,6 +35,8 @@ export const defaultPorts: StackPorts = {
   keyVault: 7310,
   logs: 7303,
   identity: 7304,
+  postgres: 7320,
+  arm: 7305,
 };
 
 export interface StackOptions {
@@ -65,11 +73,13 @@ export class Stack {
   readonly keyVault: KeyVaultEmulator;
   readonly logs: LogsIngestionEmulator;
   readonly identity: IdentityEndpoint;
+  readonly arm: ArmEmulator;
   readonly hostKeys: HostKeys;
   readonly topicKey: string;
   /** The app settings the host runs with (the stack's `local.settings.json`). */
   readonly settings: Record<string, string>;
   #host: HostProcess | undefined;
+  #postgres: LocalPostgres | undefined;
   readonly #options: StackOptions & { ports: StackPorts };
   readonly #clockFile: string;
 
@@ -81,6 +91,8 @@ export class Stack {
     keyVault: KeyVaultEmulator;
     logs: LogsIngestionEmulator;
     identity: IdentityEndpoint;
+    arm: ArmEmulator;
+    postgres: LocalPostgres;
     hostKeys: HostKeys;
     topicKey: string;
     settings: Record<string, string>;
@@ -92,6 +104,8 @@ export class Stack {
     this.keyVault = parts.keyVault;
     this.logs = parts.logs;
     this.identity = parts.identity;
+    this.arm = parts.arm;
+    this.#postgres = parts.postgres;
     this.hostKeys = parts.hostKeys;
     this.topicKey = parts.topicKey;
     this.settings = parts.settings;
@@ -140,6 +154,10 @@ export class Stack {
       started.push({ stop: () => logs.close() });
       const identity = await startIdentityEndpoint({ port: ports.identity, clock });
       started.push({ stop: () => identity.close() });
+      const postgres = await startPostgres(options.dataDir, ports.postgres, certificates);
+      started.push(postgres);
+      const arm = await startArmEmulator({ tls: certificates, port: ports.arm });
+      started.push({ stop: () => arm.close() });
       const hostKeys = await loadOrCreateKeys(dir('host'));
       const settings: Record<string, string> = {
         FUNCTIONS_WORKER_RUNTIME: 'node',
@@ -151,6 +169,12 @@ export class Stack {
         VIGIL_AUDIT_ENDPOINT: logs.url,
         VIGIL_AUDIT_RULE_ID: auditRule,
         VIGIL_AUDIT_STREAM: auditStream,
+        VIGIL_KEYVAULT_URL_TEMPLATE: keyVault.url(localVault),
+        // The emulator's challenge names vault.azure.net, which a loopback address can never match.
+        VIGIL_KEYVAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
+        VIGIL_ARM_ENDPOINT: arm.url,
+        VIGIL_ROTATION_VAULTS: localVault,
+        VIGIL_ROTATION_SWEEP_SCHEDULE: '0 0 * * * *',
         ...identity.env,
         ...childTrustEnv(certificates.caPath),
       };
@@ -162,6 +186,8 @@ export class Stack {
         keyVault,
         logs,
         identity,
+        arm,
+        postgres,
         hostKeys,
         topicKey,
         settings,
@@ -220,8 +246,30 @@ export class Stack {
     if (!response.ok) throw new Error(`The host refused to advance its clock: ${response.status}`);
   }
 
+  /** The real PostgreSQL; throws while it is stopped. */
+  get postgres(): LocalPostgres {
+    if (!this.#postgres) throw new Error('PostgreSQL is stopped');
+    return this.#postgres;
+  }
+
+  /** Stops PostgreSQL (fault tests: the database is down); its data stays. */
+  async stopPostgres(): Promise<void> {
+    await this.#postgres?.stop();
+    this.#postgres = undefined;
+  }
+
+  /** Starts PostgreSQL again on the same port with the same data. */
+  async startPostgres(): Promise<LocalPostgres> {
+    if (this.#postgres) throw new Error('PostgreSQL is already running');
+    const certificates = await ensureLocalCertificates(path.join(this.#options.dataDir, 'tls'));
+    this.#postgres = await startPostgres(this.#options.dataDir, this.#options.ports.postgres, certificates);
+    return this.#postgres;
+  }
+
   async stop(): Promise<void> {
     await this.stopHost('SIGTERM');
+    await this.arm.close();
+    await this.stopPostgres();
     await this.logs.close();
     await this.identity.close();
     await this.keyVault.close();
@@ -235,7 +283,40 @@ export class Stack {
       endpointUrl: this.webhookUrl('probeEvents'),
       filter: { includedEventTypes: ['Vigil.PipelineProbe.Requested'] },
     });
+    await this.eventGrid.createSubscription(localVault, 'secret-expiry', {
+      endpointUrl: this.webhookUrl('keyVaultEvents'),
+      filter: {
+        includedEventTypes: ['Microsoft.KeyVault.SecretNearExpiry', 'Microsoft.KeyVault.SecretExpired'],
+      },
+    });
   }
+}
+
+/**
+ * The stack's PostgreSQL over TLS, on a fixed port when `npm start` runs it. Its superuser password
+ * is kept next to the data, so a restart reaches the same cluster.
+ */
+async function startPostgres(
+  dataDir: string,
+  port: number,
+  tls: { key: string; cert: string },
+): Promise<LocalPostgres> {
+  // Run as root, PostgreSQL drops to a system user that must reach its data directory.
+  if (process.getuid?.() === 0) await chmod(dataDir, 0o711);
+  const file = path.join(dataDir, 'postgres-admin.json');
+  const saved = await readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as { password: string; port: number },
+    () => undefined,
+  );
+  const adminPassword = saved?.password ?? randomBytes(18).toString('base64url');
+  const postgres = await LocalPostgres.start({
+    dataDir: path.join(dataDir, 'postgres'),
+    port: port === 0 ? (saved?.port ?? 0) : port,
+    adminPassword,
+    tls,
+  });
+  await writeFile(file, JSON.stringify({ password: adminPassword, port: postgres.port }), { mode: 0o600 });
+  return postgres;
 }
 
 function clockFile(dataDir: string): string {

@@ -19,6 +19,8 @@ export async function startTestStack(lines: string[] = []): Promise<Stack & { cl
       keyVault: 0,
       logs: 0,
       identity: 0,
+      postgres: 0,
+      arm: 0,
     },
     eventGridRetryScheduleMs: [200, 500, 1000],
     log: (line) => lines.push(line),

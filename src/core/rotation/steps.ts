@@ -1,14 +1,16 @@
-/** Tags Vigil writes on the secret versions it creates, to make every step resumable. */
+/** Tags Vigil writes on the versions it creates, to make every step resumable. */
 export const VERSION_TAGS = {
-  /** `pending` until the credential is set and tested, then `current`. */
-  stage: 'vigil-stage',
   /** The rotation that created the version, so a repeated step recognises its own work. */
   rotationId: 'vigil-rotation-id',
   /** Alternating users: the role this version's password belongs to. */
   activeRole: 'vigil-active-role',
+  /** On a pending version: the secret it will be promoted into. */
+  pendingFor: 'vigil-pending-for',
 } as const;
 
-export type VersionStage = 'pending' | 'current';
+/** The companion secret holding a rotation's pending value: `{name}-pending`. */
+export const PENDING_SUFFIX = '-pending';
+const MAX_SECRET_NAME = 127;
 
 /** What the steps need to know about one secret version; never its value. */
 export interface VersionView {
@@ -84,6 +86,38 @@ export function sweepVerdict(expiresOn: Date | undefined, now: Date): SweepVerdi
   return remaining <= NEAR_EXPIRY_DAYS * DAY_MS ? 'near-expiry' : 'valid';
 }
 
+/**
+ * The companion secret that holds a rotation's pending value until it is tested and promoted. The
+ * rotated secret itself only ever gains one enabled version, at promotion: a disabled latest version
+ * would make "get latest" fail for applications, an enabled one would be current before the target has it.
+ * @throws RotationStateError if the name leaves no room for the suffix.
+ * @example
+ * pendingSecretName('db-app'); // 'db-app-pending'
+ */
+export function pendingSecretName(secretName: string): string {
+  const name = `${secretName}${PENDING_SUFFIX}`;
+  if (name.length > MAX_SECRET_NAME)
+    throw new RotationStateError(
+      `secret ${secretName}: a rotated secret's name must be at most ${MAX_SECRET_NAME - PENDING_SUFFIX.length} characters, to leave room for its ${PENDING_SUFFIX} companion`,
+    );
+  return name;
+}
+
+/**
+ * The tags of a pending version: whose it is and which rotation wrote it (and, for alternating
+ * users, the role it is for). No expiry and no rotation tags, so nothing ever rotates it.
+ * @example
+ * pendingTags('db-app', 'rot-1', 'app_clone');
+ * // { 'vigil-pending-for': 'db-app', 'vigil-rotation-id': 'rot-1', 'vigil-active-role': 'app_clone' }
+ */
+export function pendingTags(secretName: string, rotationId: string, role?: string): Record<string, string> {
+  return {
+    [VERSION_TAGS.pendingFor]: secretName,
+    [VERSION_TAGS.rotationId]: rotationId,
+    ...(role === undefined ? {} : { [VERSION_TAGS.activeRole]: role }),
+  };
+}
+
 export interface PendingDecision {
   /** This rotation's own pending version, left by an earlier attempt: resume it instead of creating one. */
   resume?: VersionView;
@@ -92,28 +126,86 @@ export interface PendingDecision {
 }
 
 /**
- * The create step's view of leftovers: resume our own pending version, clean up anyone else's.
- * A pending version left behind never blocks a later rotation.
+ * The create step's view of the companion secret's versions: resume our own pending version, clean up
+ * anyone else's. A pending version left behind never blocks a later rotation.
+ * @throws RotationStateError if the companion secret is not Vigil's (a version lacks `vigil-pending-for`).
  * @example
- * const { resume, stale } = pendingDecision(versions, 'rot-42');
+ * const { resume, stale } = pendingDecision(versions, 'db-app', 'rot-42');
  */
-export function pendingDecision(versions: readonly VersionView[], rotationId: string): PendingDecision {
-  const pending = versions.filter((v) => readTag(v.tags, VERSION_TAGS.stage) === 'pending');
-  const ours = pending.filter((v) => readTag(v.tags, VERSION_TAGS.rotationId) === rotationId);
-  const resume = newest(ours.filter((v) => v.enabled)) ?? newest(ours);
+export function pendingDecision(
+  versions: readonly VersionView[],
+  secretName: string,
+  rotationId: string,
+): PendingDecision {
+  const foreign = versions.find(
+    (v) => readTag(v.tags, VERSION_TAGS.pendingFor)?.toLowerCase() !== secretName.toLowerCase(),
+  );
+  if (foreign !== undefined)
+    throw new RotationStateError(
+      `secret ${pendingSecretName(secretName)} exists but is not Vigil's pending companion of ${secretName} (version ${foreign.version} lacks ${VERSION_TAGS.pendingFor}=${secretName}); rename it or remove it`,
+    );
+  const ours = versions.filter((v) => v.enabled && readTag(v.tags, VERSION_TAGS.rotationId) === rotationId);
+  const resume = newest(ours);
   return {
     ...(resume === undefined ? {} : { resume }),
-    stale: pending.filter((v) => v !== resume && v.enabled),
+    stale: versions.filter((v) => v !== resume && v.enabled),
   };
 }
 
 /**
- * The finish step is a no-op when the pending version was already promoted (a repeated step).
+ * The promote step is a no-op when the current version was written by this rotation (a repeated step).
  * @example
- * needsPromotion({ version: 'v2', enabled: true, tags: { 'vigil-stage': 'current' } }); // false
+ * isPromoted({ version: 'v2', enabled: true, tags: { 'vigil-rotation-id': 'rot-1' } }, 'rot-1'); // true
  */
-export function needsPromotion(pending: VersionView): boolean {
-  return readTag(pending.tags, VERSION_TAGS.stage) !== 'current';
+export function isPromoted(current: VersionView | undefined, rotationId: string): boolean {
+  return current !== undefined && readTag(current.tags, VERSION_TAGS.rotationId) === rotationId;
+}
+
+/**
+ * The tags of the promoted version: the current version's own tags (rotation settings and anything
+ * else its owners keep there), with Vigil's version tags replaced by this rotation's.
+ * @example
+ * promotedTags({ 'vigil-rotation': 'random', owner: 'a', 'vigil-rotation-id': 'old' }, 'rot-2');
+ * // { 'vigil-rotation': 'random', owner: 'a', 'vigil-rotation-id': 'rot-2' }
+ */
+export function promotedTags(
+  currentTags: Readonly<Record<string, string | undefined>> | undefined,
+  rotationId: string,
+  activeRole?: string,
+): Record<string, string> {
+  const written = new Set<string>(Object.values(VERSION_TAGS));
+  const kept = Object.entries(currentTags ?? {}).filter(
+    (entry): entry is [string, string] =>
+      entry[1] !== undefined && !written.has(entry[0].trim().toLowerCase()),
+  );
+  return {
+    ...Object.fromEntries(kept),
+    [VERSION_TAGS.rotationId]: rotationId,
+    ...(activeRole === undefined ? {} : { [VERSION_TAGS.activeRole]: activeRole }),
+  };
+}
+
+/** What started a rotation. Events name the version they are about; the sweep its verdict. */
+export type RotationTrigger =
+  | { reason: 'near-expiry' | 'expired'; version: string; eventId?: string }
+  | { reason: 'sweep'; verdict: SweepVerdict }
+  | { reason: 'on-demand'; requestedBy: string };
+
+export type RotationNeed = { rotate: true } | { rotate: false; reason: string };
+
+/**
+ * Whether a trigger still calls for a rotation once it runs. An event about a version that is no
+ * longer current (a redelivery after the rotation it caused, or one arriving out of order) is done.
+ * @example
+ * rotationNeed({ reason: 'near-expiry', version: 'v1' }, { version: 'v2', enabled: true }); // { rotate: false, … }
+ */
+export function rotationNeed(trigger: RotationTrigger, current: VersionView): RotationNeed {
+  if (trigger.reason !== 'near-expiry' && trigger.reason !== 'expired') return { rotate: true };
+  if (trigger.version.toLowerCase() === current.version.toLowerCase()) return { rotate: true };
+  return {
+    rotate: false,
+    reason: `the ${trigger.reason} event is about version ${trigger.version}, but the current version is ${current.version}: already rotated`,
+  };
 }
 
 function newest(versions: readonly VersionView[]): VersionView | undefined {

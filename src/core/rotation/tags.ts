@@ -1,5 +1,6 @@
 import { withoutUndefined } from './compact.js';
 import { ALPHABETS, type AlphabetName, DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from './password.js';
+import { VERSION_TAGS } from './steps.js';
 
 /**
  * The secret tags Vigil reads. Keys are matched ignoring case and surrounding spaces; other tags
@@ -155,10 +156,12 @@ type TagReader = Map<string, string>;
 
 function normalizeTags(tags: Readonly<Record<string, string | undefined>>): TagReader {
   const known = new Set<string>(Object.values(ROTATION_TAGS));
+  // Tags Vigil writes on the versions it creates are its bookkeeping, not settings.
+  const written = new Set<string>(Object.values(VERSION_TAGS));
   const read: TagReader = new Map();
   for (const [rawKey, rawValue] of Object.entries(tags)) {
     const key = rawKey.trim().toLowerCase();
-    if (!key.startsWith('vigil-') || rawValue === undefined) continue;
+    if (!key.startsWith('vigil-') || written.has(key) || rawValue === undefined) continue;
     if (!known.has(key))
       throw new RotationTagError(rawKey.trim(), `is not a Vigil tag; known tags: ${[...known].join(', ')}`);
     const value = rawValue.trim();

@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   inactiveRole,
-  needsPromotion,
+  isPromoted,
   nextExpiry,
   pendingDecision,
+  pendingSecretName,
+  pendingTags,
+  promotedTags,
   RotationStateError,
   rotationInstanceId,
+  rotationNeed,
   sweepVerdict,
   type VersionView,
 } from '../../../../src/core/rotation/steps.js';
@@ -69,44 +73,104 @@ describe('sweepVerdict', () => {
   });
 });
 
-describe('pendingDecision', () => {
-  const version = (
-    id: string,
-    tags: Record<string, string>,
-    enabled = true,
-    createdDay = 0,
-  ): VersionView => ({
-    version: id,
-    enabled,
-    createdOn: days(createdDay),
-    tags,
-  });
-  const current = version('v1', { 'vigil-stage': 'current' });
-
-  it('creates afresh when nothing is pending', () => {
-    expect(pendingDecision([current], 'rot-2')).toEqual({ stale: [] });
+describe('pendingSecretName and pendingTags', () => {
+  it('names the companion secret and tags it for its owner and rotation', () => {
+    expect(pendingSecretName('db-app')).toBe('db-app-pending');
+    expect(pendingTags('db-app', 'rot-1')).toEqual({
+      'vigil-pending-for': 'db-app',
+      'vigil-rotation-id': 'rot-1',
+    });
+    expect(pendingTags('db-app', 'rot-1', 'app_clone')).toMatchObject({ 'vigil-active-role': 'app_clone' });
   });
 
-  it('resumes its own pending version and cleans another rotation’s leftover', () => {
-    const ours = version('v3', { 'vigil-stage': 'pending', 'vigil-rotation-id': 'rot-2' }, true, 2);
-    const leftover = version('v2', { 'vigil-stage': 'pending', 'vigil-rotation-id': 'rot-1' }, true, 1);
-    expect(pendingDecision([current, leftover, ours], 'rot-2')).toEqual({ resume: ours, stale: [leftover] });
-  });
-
-  it('prefers the newest enabled pending version of its own and leaves disabled leftovers alone', () => {
-    const older = version('v2', { 'vigil-stage': 'pending', 'vigil-rotation-id': 'rot-2' }, true, 1);
-    const newer = version('v3', { 'vigil-stage': 'pending', 'vigil-rotation-id': 'rot-2' }, true, 2);
-    const cleaned = version('v4', { 'vigil-stage': 'pending', 'vigil-rotation-id': 'rot-1' }, false, 3);
-    expect(pendingDecision([older, newer, cleaned], 'rot-2')).toEqual({ resume: newer, stale: [older] });
+  it('refuses a secret name that leaves no room for the suffix', () => {
+    expect(pendingSecretName('a'.repeat(119))).toHaveLength(127);
+    expect(() => pendingSecretName('a'.repeat(120))).toThrow(RotationStateError);
+    expect(() => pendingSecretName('a'.repeat(120))).toThrow('must be at most 119 characters');
   });
 });
 
-describe('needsPromotion', () => {
+describe('pendingDecision', () => {
+  const version = (id: string, rotationId: string, enabled = true, createdDay = 0): VersionView => ({
+    version: id,
+    enabled,
+    createdOn: days(createdDay),
+    tags: { 'vigil-pending-for': 'db-app', 'vigil-rotation-id': rotationId },
+  });
+
+  it('creates afresh when nothing is pending', () => {
+    expect(pendingDecision([], 'db-app', 'rot-2')).toEqual({ stale: [] });
+    expect(pendingDecision([version('v1', 'rot-1', false)], 'db-app', 'rot-2')).toEqual({ stale: [] });
+  });
+
+  it('resumes its own pending version and cleans another rotation’s leftover', () => {
+    const ours = version('v3', 'rot-2', true, 2);
+    const leftover = version('v2', 'rot-1', true, 1);
+    expect(pendingDecision([leftover, ours], 'db-app', 'rot-2')).toEqual({ resume: ours, stale: [leftover] });
+  });
+
+  it('prefers the newest enabled pending version of its own and leaves disabled ones alone', () => {
+    const older = version('v2', 'rot-2', true, 1);
+    const newer = version('v3', 'rot-2', true, 2);
+    const cleaned = version('v4', 'rot-1', false, 3);
+    const abandoned = version('v5', 'rot-2', false, 4);
+    expect(pendingDecision([older, newer, cleaned, abandoned], 'db-app', 'rot-2')).toEqual({
+      resume: newer,
+      stale: [older],
+    });
+  });
+
+  it('refuses a companion secret that is not Vigil’s', () => {
+    const foreign: VersionView = { version: 'x1', enabled: true, tags: { owner: 'someone' } };
+    const act = () => pendingDecision([foreign], 'db-app', 'rot-2');
+    expect(act).toThrow(RotationStateError);
+    expect(act).toThrow('db-app-pending exists but is not Vigil');
+  });
+});
+
+describe('isPromoted and promotedTags', () => {
+  it('recognises the version this rotation wrote', () => {
+    const current: VersionView = { version: 'v2', enabled: true, tags: { ' Vigil-Rotation-Id ': 'rot-2' } };
+    expect(isPromoted(current, 'rot-2')).toBe(true);
+    expect(isPromoted(current, 'rot-3')).toBe(false);
+    expect(isPromoted({ version: 'v1', enabled: true }, 'rot-2')).toBe(false);
+    expect(isPromoted(undefined, 'rot-2')).toBe(false);
+  });
+
+  it('keeps the owners’ tags and replaces Vigil’s version tags', () => {
+    const tags = {
+      'vigil-rotation': 'postgres-alternating',
+      owner: 'a',
+      'vigil-rotation-id': 'old',
+      'vigil-active-role': 'app',
+    };
+    expect(promotedTags(tags, 'rot-2', 'app_clone')).toEqual({
+      'vigil-rotation': 'postgres-alternating',
+      owner: 'a',
+      'vigil-rotation-id': 'rot-2',
+      'vigil-active-role': 'app_clone',
+    });
+    expect(promotedTags(undefined, 'rot-2')).toEqual({ 'vigil-rotation-id': 'rot-2' });
+  });
+});
+
+describe('rotationNeed', () => {
+  const current: VersionView = { version: 'V2', enabled: true };
   it.each([
-    [{ 'vigil-stage': 'pending' }, true],
-    [{ 'vigil-stage': 'current' }, false],
-    [undefined, true],
-  ])('stage %o needs promotion: %s', (tags, expected) => {
-    expect(needsPromotion({ version: 'v', enabled: true, ...(tags ? { tags } : {}) })).toBe(expected);
+    [{ reason: 'near-expiry', version: 'v2' } as const, true],
+    [{ reason: 'expired', version: 'v2' } as const, true],
+    [{ reason: 'near-expiry', version: 'v1' } as const, false],
+    [{ reason: 'expired', version: 'v1' } as const, false],
+    [{ reason: 'sweep', verdict: 'no-expiry' } as const, true],
+    [{ reason: 'on-demand', requestedBy: 'Ada' } as const, true],
+  ])('%o rotates: %s', (trigger, rotate) => {
+    expect(rotationNeed(trigger, current).rotate).toBe(rotate);
+  });
+
+  it('says why a stale event does not rotate', () => {
+    expect(rotationNeed({ reason: 'expired', version: 'v1' }, current)).toEqual({
+      rotate: false,
+      reason: 'the expired event is about version v1, but the current version is V2: already rotated',
+    });
   });
 });

@@ -41,6 +41,16 @@ describe('parseRotationTags', () => {
     });
   });
 
+  it('ignores the version tags Vigil itself writes on promoted and pending versions', () => {
+    const promoted = {
+      ...single,
+      'vigil-rotation-id': 'rot-1',
+      'Vigil-Active-Role': 'app',
+      'vigil-pending-for': 'x',
+    };
+    expect(parseRotationTags(promoted)).toEqual(parseRotationTags(single));
+  });
+
   it('reads every optional setting, ignoring key case and spaces', () => {
     const plan = parseRotationTags({
       ...single,

@@ -1,0 +1,627 @@
+import { randomBytes } from 'node:crypto';
+import type { InvocationContext } from '@azure/functions';
+import type { OrchestrationContext } from 'durable-functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { auditLog } from '../adapters/auditLog.js';
+import { FlexibleServerError, flexibleServerAdministrator } from '../adapters/flexibleServer.js';
+import { KeyVaultError, keyVault, type SecretStore, type SecretVersionInfo } from '../adapters/keyVault.js';
+import { canLogin, type PostgresConnection, PostgresError, setRolePassword } from '../adapters/postgres.js';
+import { vigilEvents } from '../adapters/vigilEvents.js';
+import { type AuditRecord, createAuditRecord, parseAuditRecord } from '../core/audit.js';
+import { rotationFailedEvent, validateVigilEvent, withoutSecrets } from '../core/events.js';
+import { generatePassword, PasswordPolicyError } from '../core/rotation/password.js';
+import {
+  inactiveRole,
+  isPromoted,
+  nextExpiry,
+  pendingDecision,
+  pendingSecretName,
+  pendingTags,
+  promotedTags,
+  RotationStateError,
+  rotationNeed,
+  VERSION_TAGS,
+  type VersionView,
+} from '../core/rotation/steps.js';
+import {
+  type PostgresEndpoint,
+  parseRotationTags,
+  type RotationPlan,
+  RotationTagError,
+} from '../core/rotation/tags.js';
+
+/** A step refused to go on; `transient` says whether trying again later may help. */
+export class RotationStepError extends Error {
+  override name = 'RotationStepError';
+
+  constructor(
+    message: string,
+    readonly transient = false,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+// ---- what crosses the Durable boundary (never a secret value) ----------------------------------
+
+const name = z.string().regex(/^[0-9a-z-]{1,127}$/i, 'must be a Key Vault name');
+const triggerSchema = z.discriminatedUnion('reason', [
+  z.object({
+    reason: z.enum(['near-expiry', 'expired']),
+    version: z.string().min(1),
+    eventId: z.string().optional(),
+  }),
+  z.object({ reason: z.literal('sweep'), verdict: z.enum(['expired', 'near-expiry', 'no-expiry', 'valid']) }),
+  z.object({ reason: z.literal('on-demand'), requestedBy: z.string().min(1) }),
+]);
+const rotationRequestSchema = z.object({ vault: name, secret: name, trigger: triggerSchema });
+export type RotationRequest = z.infer<typeof rotationRequestSchema>;
+
+const stepInputSchema = z.object({
+  vault: name,
+  secret: name,
+  rotationId: z.string().min(1),
+  /** The orchestration's time, so the new expiry follows the Durable clock. */
+  now: z.iso.datetime(),
+  pendingVersion: z.string().optional(),
+  role: z.string().optional(),
+});
+type StepInput = z.infer<typeof stepInputSchema>;
+
+const stepResultSchema = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    outcome: z.string(),
+    version: z.string().optional(),
+    role: z.string().optional(),
+    detail: z.string().optional(),
+  }),
+  z.object({ ok: z.literal(false), error: z.string() }),
+]);
+type StepResult = z.infer<typeof stepResultSchema>;
+
+const inspectionSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('rotate'), strategy: z.string() }),
+  z.object({ action: z.literal('skip'), reason: z.string() }),
+  z.object({ action: z.literal('refuse'), error: z.string() }),
+]);
+type Inspection = z.infer<typeof inspectionSchema>;
+
+const cleanupSchema = z.object({ disabledPending: z.number(), rollback: z.string() });
+
+export interface RotationResult {
+  outcome: 'rotated' | 'skipped' | 'failed';
+  rotationId: string;
+  version?: string;
+  reason?: string;
+  step?: string;
+  error?: string;
+}
+
+// ---- activities ---------------------------------------------------------------------------------
+
+/** Reads the secret's tags and decides whether this trigger still calls for a rotation. */
+export const inspectRotation = df.app.activity('inspectRotation', {
+  handler: async (input: unknown): Promise<Inspection> => {
+    const request = rotationRequestSchema.parse(input);
+    const current = await keyVault(request.vault).current(request.secret);
+    if (current === undefined) return { action: 'skip', reason: `secret ${request.secret} does not exist` };
+    try {
+      const plan = parseRotationTags(current.tags);
+      if (!plan.marked) return { action: 'skip', reason: `not marked for rotation: ${plan.reason}` };
+      pendingSecretName(request.secret);
+      const need = rotationNeed(request.trigger, current);
+      return need.rotate
+        ? { action: 'rotate', strategy: plan.target.kind }
+        : { action: 'skip', reason: need.reason };
+    } catch (error) {
+      if (isTransient(error)) throw error;
+      return { action: 'refuse', error: describe(error) };
+    }
+  },
+});
+
+/** Step 1: a pending value in the `{name}-pending` companion secret, made once per rotation. */
+export const createPendingCredential = df.app.activity('createPendingCredential', {
+  handler: (input: unknown) =>
+    stepOutcome(input, async (step, store) => {
+      const pendingName = pendingSecretName(step.secret);
+      const decision = pendingDecision(await store.versions(pendingName), step.secret, step.rotationId);
+      for (const stale of decision.stale) await store.disable(pendingName, stale.version);
+      const staleNote =
+        decision.stale.length > 0 ? `disabled ${decision.stale.length} leftover(s)` : undefined;
+      if (decision.resume !== undefined)
+        return withDetail(
+          { outcome: 'resumed', version: decision.resume.version, ...roleOf(decision.resume) },
+          staleNote,
+        );
+      const { current, plan } = await loadPlan(store, step.secret);
+      const role = await roleToRotate(plan, current);
+      const policy =
+        plan.target.kind === 'postgres-flexible-admin' && role !== undefined
+          ? { ...plan.password, avoidFragmentsOf: [role] }
+          : plan.password;
+      const written = await store.set(pendingName, generatePassword(policy, randomBytes), {
+        tags: pendingTags(step.secret, step.rotationId, role),
+      });
+      return withDetail(
+        { outcome: 'created', version: written.version, ...(role === undefined ? {} : { role }) },
+        staleNote,
+      );
+    }),
+});
+
+/** Step 2: the target takes the pending password, unless it already logs in with it. */
+export const setPendingOnTarget = df.app.activity('setPendingOnTarget', {
+  handler: (input: unknown) =>
+    stepOutcome(input, async (step, store) => {
+      const { current, plan } = await loadPlan(store, step.secret);
+      const target = await postgresTarget(plan, step.role);
+      if (target === undefined) return { outcome: 'not-applicable' };
+      const pending = await pendingValue(store, step);
+      if (await canLogin(connect(target, target.role, pending))) return { outcome: 'already-set' };
+      await applyPassword(store, plan, target, current, pending);
+      return { outcome: 'set' };
+    }),
+});
+
+/** Step 3: a real login with the pending credential and a trivial query. */
+export const testPendingCredential = df.app.activity('testPendingCredential', {
+  handler: (input: unknown) =>
+    stepOutcome(input, async (step, store) => {
+      const { plan } = await loadPlan(store, step.secret);
+      const target = await postgresTarget(plan, step.role);
+      if (target === undefined) return { outcome: 'not-applicable' };
+      if (await canLogin(connect(target, target.role, await pendingValue(store, step))))
+        return { outcome: 'logged-in' };
+      // The set step saw the password accepted; a refusal now may be a replica catching up.
+      throw new RotationStepError(
+        `the server refused a login as ${target.role} with the pending credential`,
+        true,
+      );
+    }),
+});
+
+/** Step 4: the pending value becomes the current version with a new expiry; then the pending one is disabled. */
+export const promotePendingCredential = df.app.activity('promotePendingCredential', {
+  handler: (input: unknown) =>
+    stepOutcome(input, async (step, store) => {
+      const pendingName = pendingSecretName(step.secret);
+      const pendingVersion = requirePendingVersion(step);
+      const { current, plan } = await loadPlan(store, step.secret);
+      let version = current.version;
+      const already = isPromoted(current, step.rotationId);
+      if (!already) {
+        const activeRole = plan.target.kind === 'postgres-alternating' ? step.role : undefined;
+        const written = await store.set(step.secret, await store.value(pendingName, pendingVersion), {
+          tags: promotedTags(current.tags, step.rotationId, activeRole),
+          expiresOn: nextExpiry(new Date(step.now), plan.validityDays),
+          ...(current.contentType && { contentType: current.contentType }),
+        });
+        version = written.version;
+      }
+      await store.disable(pendingName, pendingVersion);
+      return { outcome: already ? 'already-promoted' : 'promoted', version };
+    }),
+});
+
+/** After a `random` rotation: tells the configured webhook which version is new (never the value). */
+export const notifyRotationWebhook = df.app.activity('notifyRotationWebhook', {
+  handler: (input: unknown) =>
+    stepOutcome(input, async (step, store) => {
+      const { current, plan } = await loadPlan(store, step.secret);
+      if (plan.target.kind !== 'random' || plan.target.webhookUrl === undefined)
+        return { outcome: 'not-applicable' };
+      const response = await fetch(plan.target.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          type: 'Vigil.SecretRotated',
+          vault: step.vault,
+          secret: step.secret,
+          version: current.version,
+          rotationId: step.rotationId,
+        }),
+        signal: AbortSignal.timeout(10_000),
+      }).catch((error: unknown) => {
+        throw new RotationStepError(`the webhook did not answer: ${describe(error)}`, true);
+      });
+      await response.body?.cancel();
+      if (!response.ok)
+        throw new RotationStepError(`the webhook answered HTTP ${response.status}`, response.status >= 500);
+      return { outcome: 'notified' };
+    }),
+});
+
+/**
+ * On failure: the target gets the current password back if it already took the pending one (single
+ * role and administrator only: an alternating pair's inactive role is in nobody's use), then every
+ * pending version of this rotation is disabled. The current version is never touched.
+ */
+export const abandonRotation = df.app.activity('abandonRotation', {
+  handler: async (input: unknown): Promise<z.infer<typeof cleanupSchema>> => {
+    const step = stepInputSchema.parse(input);
+    const store = keyVault(step.vault);
+    const pendingName = pendingSecretName(step.secret);
+    const ours = (await store.versions(pendingName)).filter(
+      (v) => v.enabled && v.tags[VERSION_TAGS.rotationId] === step.rotationId,
+    );
+    const rollback = await restoreCurrentPassword(store, step, ours).catch(
+      (error: unknown) => `failed: ${describe(error)}`,
+    );
+    for (const version of ours) await store.disable(pendingName, version.version);
+    return { disabledPending: ours.length, rollback };
+  },
+});
+
+/** Writes one audit record (validated again: it crossed the Durable boundary as JSON). */
+export const writeRotationAudit = df.app.activity('writeRotationAudit', {
+  handler: async (input: unknown, context: InvocationContext): Promise<void> => {
+    await auditLog({ log: (line) => context.log(line) }).write([parseAuditRecord(input)]);
+  },
+});
+
+/** Publishes `Vigil.RotationFailed` to Vigil's topic; its id makes a repeat a duplicate consumers drop. */
+export const publishRotationFailed = df.app.activity('publishRotationFailed', {
+  handler: async (input: unknown, context: InvocationContext): Promise<void> => {
+    await vigilEvents({ log: (line) => context.log(line) }).publish([validateVigilEvent(input)]);
+  },
+});
+
+// ---- the orchestration ----------------------------------------------------------------------
+
+/** Transient failures (PostgreSQL or Key Vault down, throttling) are retried with backoff. */
+const retry = (() => {
+  const options = new df.RetryOptions(5_000, 4);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 60_000;
+  return options;
+})();
+
+const STEPS = [
+  { step: 'create', activity: createPendingCredential },
+  { step: 'set', activity: setPendingOnTarget },
+  { step: 'test', activity: testPendingCredential },
+  { step: 'promote', activity: promotePendingCredential },
+] as const;
+
+type Generated<T> = Generator<df.Task, T, unknown>;
+
+/**
+ * Rotates one secret: inspect, then create → set → test → promote, each idempotent and audited.
+ * Any failure leaves the current version as it was, disables the pending one, records the real
+ * cause and publishes `Vigil.RotationFailed`.
+ */
+export function* rotateSecret(context: OrchestrationContext): Generated<RotationResult> {
+  const request = rotationRequestSchema.parse(context.df.getInput());
+  const rotationId = context.df.newGuid(context.df.instanceId);
+  const run: Run = { context, request, rotationId, strategy: 'unknown' };
+  context.df.setCustomStatus({ stage: 'inspect', rotationId });
+  const inspection = inspectionSchema.parse(yield inspectRotation(request).withRetry(retry));
+  if (inspection.action === 'skip') {
+    context.df.setCustomStatus({ stage: 'skipped', rotationId, reason: inspection.reason });
+    return { outcome: 'skipped', rotationId, reason: inspection.reason };
+  }
+  if (inspection.action === 'refuse') return yield* fail(run, 'plan', inspection.error);
+  run.strategy = inspection.strategy;
+  const progress: { pendingVersion?: string; role?: string } = {};
+  for (const { step, activity } of STEPS) {
+    context.df.setCustomStatus({ stage: step, rotationId });
+    const result = yield* attempt(run, activity, progress);
+    if (!result.ok) return yield* fail(run, step, result.error, progress);
+    yield* audit(run, step, result);
+    if (step === 'create') {
+      progress.pendingVersion = result.version;
+      progress.role = result.role;
+    }
+    if (step === 'promote') {
+      yield* notify(run, progress);
+      context.df.setCustomStatus({ stage: 'rotated', rotationId });
+      return { outcome: 'rotated', rotationId, ...(result.version && { version: result.version }) };
+    }
+  }
+  return { outcome: 'failed', rotationId, error: 'unreachable' };
+}
+
+interface Run {
+  context: OrchestrationContext;
+  request: RotationRequest;
+  rotationId: string;
+  strategy: string;
+}
+
+function* attempt(
+  run: Run,
+  activity: (input: unknown) => df.RegisteredActivityTask,
+  progress: { pendingVersion?: string; role?: string },
+): Generated<StepResult> {
+  try {
+    return stepResultSchema.parse(yield activity(stepInput(run, progress)).withRetry(retry));
+  } catch (error) {
+    // The retries ran out: the error names the real cause of the last attempt.
+    return { ok: false, error: describe(error) };
+  }
+}
+
+function* notify(run: Run, progress: { pendingVersion?: string; role?: string }): Generated<void> {
+  if (run.strategy !== 'random') return;
+  const result = yield* attempt(run, notifyRotationWebhook, progress);
+  if (!(result.ok && result.outcome === 'not-applicable')) yield* audit(run, 'notify', result);
+}
+
+function* fail(
+  run: Run,
+  step: string,
+  error: string,
+  progress: { pendingVersion?: string; role?: string } = {},
+): Generated<RotationResult> {
+  const { context, rotationId } = run;
+  context.df.setCustomStatus({ stage: 'failing', rotationId, step });
+  let cleanup = 'no pending credential';
+  if (step !== 'plan') {
+    try {
+      const done = cleanupSchema.parse(yield abandonRotation(stepInput(run, progress)).withRetry(retry));
+      cleanup = `disabled ${done.disabledPending} pending version(s); target password: ${done.rollback}`;
+    } catch (cleanupError) {
+      cleanup = `cleanup failed: ${describe(cleanupError)}`;
+    }
+  }
+  const message = withoutSecrets(`${error} (${cleanup})`);
+  yield* audit(run, step, { ok: false, error: message });
+  const event = rotationFailedEvent({
+    vault: run.request.vault,
+    secret: run.request.secret,
+    strategy: run.strategy,
+    step,
+    error: message,
+    rotationId,
+    occurredAt: context.df.currentUtcDateTime.toISOString(),
+  });
+  let published = true;
+  try {
+    yield publishRotationFailed(event).withRetry(retry);
+  } catch {
+    published = false;
+  }
+  context.df.setCustomStatus({ stage: 'failed', rotationId, step, failureEventPublished: published });
+  return { outcome: 'failed', rotationId, step, error: message };
+}
+
+/** One audit record per step outcome; losing the audit trail must not strand a half-done rotation. */
+function* audit(run: Run, step: string, result: StepResult): Generated<void> {
+  const { context, request, rotationId } = run;
+  const record: AuditRecord = createAuditRecord(
+    {
+      actor: 'vigil',
+      action: step === 'create' ? 'create' : 'update',
+      resource_type: 'Microsoft.KeyVault/vaults/secrets',
+      resource_id: `${request.vault}/${request.secret}`,
+      request_id: context.df.instanceId,
+      status: result.ok ? 'success' : 'failure',
+      metadata: {
+        step,
+        strategy: run.strategy,
+        rotation_id: rotationId,
+        trigger: request.trigger.reason,
+        ...(result.ok
+          ? { outcome: result.outcome, ...pick(result, ['version', 'role', 'detail']) }
+          : { error: result.error }),
+      },
+    },
+    { id: `${rotationId}:${step}:${result.ok ? 'success' : 'failure'}`, now: context.df.currentUtcDateTime },
+  );
+  try {
+    yield writeRotationAudit(record).withRetry(retry);
+  } catch (error) {
+    context.df.setCustomStatus({ stage: step, rotationId, auditError: describe(error) });
+  }
+}
+
+function stepInput(run: Run, progress: { pendingVersion?: string; role?: string }): StepInput {
+  return {
+    vault: run.request.vault,
+    secret: run.request.secret,
+    rotationId: run.rotationId,
+    now: run.context.df.currentUtcDateTime.toISOString(),
+    ...(progress.pendingVersion && { pendingVersion: progress.pendingVersion }),
+    ...(progress.role && { role: progress.role }),
+  };
+}
+
+df.app.orchestration('rotateSecret', rotateSecret);
+
+// ---- step internals -------------------------------------------------------------------------
+
+type StepWork = (
+  step: StepInput,
+  store: SecretStore,
+) => Promise<{ outcome: string; version?: string; role?: string; detail?: string }>;
+
+/** Runs a step: transient failures are thrown (Durable retries them), permanent ones returned. */
+async function stepOutcome(input: unknown, work: StepWork): Promise<StepResult> {
+  const step = stepInputSchema.parse(input);
+  try {
+    return { ok: true, ...(await work(step, keyVault(step.vault))) };
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    return { ok: false, error: describe(error) };
+  }
+}
+
+async function loadPlan(
+  store: SecretStore,
+  secret: string,
+): Promise<{ current: SecretVersionInfo; plan: RotationPlan }> {
+  const current = await store.current(secret);
+  if (current === undefined) throw new RotationStateError(`secret ${secret} no longer exists`);
+  const plan = parseRotationTags(current.tags);
+  if (!plan.marked) throw new RotationStateError(`secret ${secret} is no longer marked: ${plan.reason}`);
+  return { current, plan };
+}
+
+/** The role whose password changes: the single role, the inactive one of a pair, or the server administrator. */
+async function roleToRotate(plan: RotationPlan, current: SecretVersionInfo): Promise<string | undefined> {
+  const { target } = plan;
+  switch (target.kind) {
+    case 'postgres-role':
+      return target.role;
+    case 'postgres-alternating':
+      return inactiveRole(target.roles, current.tags);
+    case 'postgres-flexible-admin':
+      return target.role ?? (await flexibleServerAdministrator().describe(target.server)).administratorLogin;
+    case 'random':
+      return undefined;
+  }
+}
+
+interface PostgresTarget {
+  endpoint: PostgresEndpoint;
+  role: string;
+}
+
+async function postgresTarget(
+  plan: RotationPlan,
+  role: string | undefined,
+): Promise<PostgresTarget | undefined> {
+  const { target } = plan;
+  if (target.kind === 'random') return undefined;
+  if (target.kind === 'postgres-role') return { endpoint: target.endpoint, role: target.role };
+  if (target.kind === 'postgres-alternating') {
+    if (role === undefined || !target.roles.includes(role))
+      throw new RotationStateError(
+        `the pending version names no role of the pair ${target.roles.join(', ')}`,
+      );
+    return { endpoint: target.endpoint, role };
+  }
+  const needsArm = target.endpoint.host === undefined || (role ?? target.role) === undefined;
+  const facts = needsArm ? await flexibleServerAdministrator().describe(target.server) : undefined;
+  const host = target.endpoint.host ?? facts?.fullyQualifiedDomainName ?? '';
+  return {
+    endpoint: { ...target.endpoint, host },
+    role: role ?? target.role ?? facts?.administratorLogin ?? '',
+  };
+}
+
+function connect(target: PostgresTarget, user: string, password: string): PostgresConnection {
+  return { ...target.endpoint, user, password };
+}
+
+/** Changes the password on the target, with the credential each strategy allows. */
+async function applyPassword(
+  store: SecretStore,
+  plan: RotationPlan,
+  target: PostgresTarget,
+  current: SecretVersionInfo,
+  pending: string,
+): Promise<void> {
+  const { target: spec } = plan;
+  if (spec.kind === 'postgres-flexible-admin')
+    return flexibleServerAdministrator().setPassword(spec.server, pending);
+  if (spec.kind === 'postgres-alternating') {
+    const active = spec.roles.find((role) => role !== target.role) ?? '';
+    const currentValue = await store.value(current.name, current.version);
+    if (!(await canLogin(connect(target, active, currentValue))))
+      throw new RotationStepError(
+        `the current version does not log in as ${active}: refusing to rotate ${target.role} while neither role is known to work`,
+      );
+  }
+  const admin = spec.kind === 'random' ? undefined : spec.admin;
+  const login = admin
+    ? { user: admin.role, password: await currentValueOf(store, admin.secretName) }
+    : { user: target.role, password: await store.value(current.name, current.version) };
+  await setRolePassword(connect(target, login.user, login.password), target.role, pending);
+}
+
+async function currentValueOf(store: SecretStore, secret: string): Promise<string> {
+  const current = await store.current(secret);
+  if (current === undefined) throw new RotationStateError(`admin secret ${secret} does not exist`);
+  return store.value(secret, current.version);
+}
+
+async function pendingValue(store: SecretStore, step: StepInput): Promise<string> {
+  return store.value(pendingSecretName(step.secret), requirePendingVersion(step));
+}
+
+function requirePendingVersion(step: StepInput): string {
+  if (step.pendingVersion === undefined) throw new RotationStateError('no pending version to work on');
+  return step.pendingVersion;
+}
+
+/** Abandoning after the target took the pending password: put the current one back. */
+async function restoreCurrentPassword(
+  store: SecretStore,
+  step: StepInput,
+  ours: SecretVersionInfo[],
+): Promise<string> {
+  const { current, plan } = await loadPlan(store, step.secret);
+  const latest = ours.at(-1);
+  if (isPromoted(current, step.rotationId)) return 'not needed (already promoted)';
+  if (latest === undefined || !['postgres-role', 'postgres-flexible-admin'].includes(plan.target.kind))
+    return 'not needed';
+  const target = await postgresTarget(plan, step.role);
+  if (target === undefined) return 'not needed';
+  const pending = await store.value(latest.name, latest.version);
+  if (!(await canLogin(connect(target, target.role, pending)))) return 'unchanged';
+  const currentValue = await store.value(current.name, current.version);
+  if (plan.target.kind === 'postgres-flexible-admin')
+    await flexibleServerAdministrator().setPassword(plan.target.server, currentValue);
+  else {
+    const admin = plan.target.kind === 'postgres-role' ? plan.target.admin : undefined;
+    const login = admin
+      ? { user: admin.role, password: await currentValueOf(store, admin.secretName) }
+      : { user: target.role, password: pending };
+    await setRolePassword(connect(target, login.user, login.password), target.role, currentValue);
+  }
+  return 'restored the current password';
+}
+
+function roleOf(version: VersionView): { role?: string } {
+  const role = version.tags?.[VERSION_TAGS.activeRole];
+  return role === undefined ? {} : { role };
+}
+
+function withDetail<T extends object>(result: T, detail: string | undefined): T & { detail?: string } {
+  return detail === undefined ? result : { ...result, detail };
+}
+
+function pick<T extends object, K extends keyof T>(value: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(
+    keys.filter((key) => value[key] !== undefined).map((key) => [key, value[key]]),
+  ) as Partial<Pick<T, K>>;
+}
+
+const TRANSIENT_POSTGRES = new Set([
+  'connection-refused',
+  'host-not-found',
+  'timeout',
+  'connection-lost',
+  'unexpected',
+]);
+
+/**
+ * Worth retrying: the dependency may come back. Bad tags, refused logins, a missing secret or a bad
+ * password policy will not; anything unrecognised is retried, then fails with its cause.
+ */
+function isTransient(error: unknown): boolean {
+  if (
+    error instanceof KeyVaultError ||
+    error instanceof FlexibleServerError ||
+    error instanceof RotationStepError
+  )
+    return error.transient;
+  if (error instanceof PostgresError) return TRANSIENT_POSTGRES.has(error.failure);
+  return !(
+    error instanceof RotationStateError ||
+    error instanceof RotationTagError ||
+    error instanceof PasswordPolicyError ||
+    error instanceof z.ZodError
+  );
+}
+
+/** The error's class and message; adapters never put a secret in either, and withoutSecrets masks any credential shape. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return withoutSecrets(String(error));
+  return withoutSecrets(error.name === 'Error' ? error.message : `${error.name}: ${error.message}`);
+}
