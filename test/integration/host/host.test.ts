@@ -1,48 +1,18 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Clock } from '../../../local/clock.js';
-import { startDurableBackend } from '../../../local/host/durable/backend.js';
 import { issueToken } from '../../../local/host/easyAuth.js';
-import { type HostKeys, loadOrCreateKeys } from '../../../local/host/keys.js';
-import { loadApp } from '../../../local/host/registry.js';
-import { type RunningHost, startHost } from '../../../local/host/server.js';
-import { Azurite } from '../../../local/services/azurite.js';
+import type { HostKeys } from '../../../local/host/keys.js';
+import type { RunningHost } from '../../../local/host/server.js';
+import { type InProcessHost, startInProcessHost } from '../../support/inProcessHost.js';
 
-const root = path.resolve(import.meta.dirname, '../../..');
 let host: RunningHost;
 let keys: HostKeys;
-let azurite: Azurite;
+let running: InProcessHost;
 
 beforeAll(async () => {
-  azurite = await Azurite.start();
-  process.env.VIGIL_TASK_HUB = 'vigil';
-  process.env.VIGIL_STATE_STORAGE = azurite.connectionString;
-  keys = await loadOrCreateKeys(await mkdtemp(path.join(tmpdir(), 'vigil-host-')));
-  const app = await loadApp(root);
-  const clock = new Clock();
-  host = await startHost({
-    app,
-    keys,
-    clock,
-    port: 0,
-    log: () => {},
-    durable: (baseUrl) =>
-      startDurableBackend({
-        app,
-        clock,
-        connectionString: azurite.connectionString,
-        hubName: 'hosttest',
-        baseUrl,
-        systemKey: keys.systemKeys.durabletask_extension,
-      }),
-  });
+  running = await startInProcessHost();
+  ({ host, keys } = running);
 });
-afterAll(async () => {
-  await host.close();
-  await azurite.stop();
-});
+afterAll(() => running.stop());
 
 const principalOf = (roles: string[]) =>
   Buffer.from(
