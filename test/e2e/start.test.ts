@@ -23,6 +23,8 @@ describe('npm start', () => {
       cwd: appRoot,
       env: { ...process.env, VIGIL_DATA_DIR: dataDir },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so the test can press Ctrl-C: SIGINT to the whole group, as a terminal does.
+      detached: true,
     });
     let output = '';
     stack.stdout.on('data', (chunk) => {
@@ -39,7 +41,7 @@ describe('npm start', () => {
     expect(Date.now() - started).toBeLessThan(60_000);
     expect(await processesUsing(dataDir)).not.toEqual([]);
 
-    stack.kill('SIGINT');
+    process.kill(-(stack.pid ?? 0), 'SIGINT');
     const [code] = await exited;
     expect(code).toBe(0);
     expect(await processesUsing(dataDir)).toEqual([]);
