@@ -162,7 +162,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       return send(res, 200, { state: 'Running', functions: [...options.app.functions.keys()] });
     }
     if (req.method === 'POST' && path === '/admin/clock') {
-      options.clock.advance(Number(json.advanceMs));
+      const advanceMs = Number(json.advanceMs);
+      if (!Number.isFinite(advanceMs) || advanceMs < 0) {
+        return send(res, 400, { error: 'advanceMs must be a number of milliseconds ≥ 0' });
+      }
+      options.clock.advance(advanceMs);
       return send(res, 200, { now: options.clock.now().toISOString(), offsetMs: options.clock.offsetMs });
     }
     const fire = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
