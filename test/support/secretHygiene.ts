@@ -4,7 +4,7 @@ import { TableClient, TableServiceClient } from '@azure/data-tables';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { auditStream, localVault, type Stack, vigilTopic } from '../../local/stack.js';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhookReceiver.js';
 
 /**
  * Secret hygiene for the suite (measures.md): every secret value a test generates or reads is a

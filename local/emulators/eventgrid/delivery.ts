@@ -1,7 +1,7 @@
 import type { Clock } from '../../clock.js';
-import { type DeadLetterFacts, writeDeadLetter } from './dead-letter.js';
+import { type DeadLetterFacts, writeDeadLetter } from './deadLetter.js';
 import type { DeliveryEvent } from './model.js';
-import type { SubscriptionConfig } from './subscription-config.js';
+import type { SubscriptionConfig } from './subscriptionConfig.js';
 import { callWebhook, type WebhookOutcome, type WebhookTransport } from './webhook.js';
 
 /** Azure's best-effort retry schedule; the last step repeats. */

@@ -1,5 +1,5 @@
 import { eventTypeOf, subjectOf, type TopicEvent } from './model.js';
-import type { SubscriptionConfig } from './subscription-config.js';
+import type { SubscriptionConfig } from './subscriptionConfig.js';
 
 /**
  * Whether a subscription's filter lets an event through. Event types match case-insensitively; subjects

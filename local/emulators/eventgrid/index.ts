@@ -7,7 +7,7 @@ import { ensureLocalCertificates } from '../../tls.js';
 import { AZURE_RETRY_SCHEDULE_MS, type DeliveryStats } from './delivery.js';
 import { EventGridEmulatorError } from './errors.js';
 import { routeRequest } from './server.js';
-import type { SubscriptionConfigInput } from './subscription-config.js';
+import type { SubscriptionConfigInput } from './subscriptionConfig.js';
 import {
   type CustomTopicInput,
   type SubscriptionInfo,
@@ -19,7 +19,7 @@ import {
 
 export { EventGridEmulatorError, EventGridRequestError, SubscriptionValidationError } from './errors.js';
 export type { EventSchemaName } from './model.js';
-export type { SubscriptionConfigInput } from './subscription-config.js';
+export type { SubscriptionConfigInput } from './subscriptionConfig.js';
 export type {
   CustomTopicInput,
   SubscriptionInfo,

@@ -11,7 +11,7 @@ import {
   endpointBaseUrl,
   parseSubscriptionConfig,
   type SubscriptionConfigInput,
-} from './subscription-config.js';
+} from './subscriptionConfig.js';
 import { validateWebhook } from './webhook.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9-]{3,50}$/;

@@ -3,7 +3,7 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { SubscriptionValidationError } from './errors.js';
 import type { EventSchemaName } from './model.js';
-import { endpointBaseUrl } from './subscription-config.js';
+import { endpointBaseUrl } from './subscriptionConfig.js';
 
 /** How one HTTP call to a webhook ended. */
 export type WebhookOutcome =

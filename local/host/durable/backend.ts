@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DurableEngine, type DurableEngineOptions } from './engine.js';
-import { DurableHttpApi } from './http-api.js';
+import { DurableHttpApi } from './httpApi.js';
 
 export interface DurableBackendOptions extends DurableEngineOptions {
   /** The host's origin, e.g. `http://127.0.0.1:7071`. */

@@ -1,7 +1,7 @@
 import { odata, RestError, TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import { DurableClientError, DurableStoreError } from './errors.js';
 import type { HistoryEvent, ParentInstance } from './history.js';
-import { joinText, splitText } from './large-text.js';
+import { joinText, splitText } from './largeText.js';
 
 export type RuntimeStatus = 'Pending' | 'Running' | 'Completed' | 'Failed' | 'Terminated' | 'Canceled';
 

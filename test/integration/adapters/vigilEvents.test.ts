@@ -19,7 +19,7 @@ import {
   rotationFailedEvent,
 } from '../../../src/core/events.js';
 import { SecretCanaries } from '../../support/secretHygiene.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../support/webhookReceiver.js';
 
 const topicKey = 'dmlnaWwtZXZlbnRzLXRlc3QtdG9waWMta2V5LTAwMQ==';
 const baseEnv = { VIGIL_TASK_HUB: 'vigil', VIGIL_STATE_STORAGE: 'UseDevelopmentStorage=true' };

@@ -2,7 +2,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { findingsTable, lintInfrastructure } from '../../../local/tools/lint-infra.js';
+import { findingsTable, lintInfrastructure } from '../../../local/tools/lintInfra.js';
 
 const repo = join(import.meta.dirname, '../../..');
 const schemaDir = join(repo, 'infra/schema');

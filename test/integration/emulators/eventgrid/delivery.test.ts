@@ -10,7 +10,7 @@ import {
   startEventGridEmulator,
 } from '../../../../local/emulators/eventgrid/index.js';
 import { ensureLocalCertificates, trustLocalCa } from '../../../../local/tls.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../../support/webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../../support/webhookReceiver.js';
 
 const KEY = 'ZGVsaXZlcnktdGVzdHMta2V5';
 const TOPIC = 'delivery-tests';

@@ -14,7 +14,7 @@ import {
   startEventGridEmulator,
 } from '../../../../local/emulators/eventgrid/index.js';
 import { ensureLocalCertificates, trustLocalCa } from '../../../../local/tls.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../../../support/webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../../support/webhookReceiver.js';
 
 const KEY = 'bG9jYWwtdG9waWMta2V5LWZvci10ZXN0cw==';
 const CE_KEY = 'Y2xvdWQtZXZlbnRzLXRvcGljLWtleQ==';

@@ -7,12 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  childTrustEnv,
-  ensureLocalCertificates,
-  LocalTlsError,
-  trustLocalCa,
-} from '../../../../local/tls.js';
+import { childTrustEnv, ensureLocalCertificates, LocalTlsError, trustLocalCa } from '../../local/tls.js';
 
 const run = promisify(execFile);
 
