@@ -1,0 +1,305 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AccessToken, TokenCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditStream, localVault } from '../../local/stack.js';
+import { canLogin } from '../../src/adapters/postgres.js';
+import { rotationInstanceId } from '../../src/core/rotation/steps.js';
+import { type EventTap, expectNoSecretLeaks, SecretCanaries, tapEvents } from '../support/secretHygiene.js';
+import { executions, type InstanceStatus, startTestStack, waitForInstance } from '../support/stack.js';
+
+const day = 24 * 3600_000;
+const fixtures = path.resolve(import.meta.dirname, '../fixtures/keyvault');
+const credential: TokenCredential = {
+  getToken: async (): Promise<AccessToken> => ({ token: 'e2e', expiresOnTimestamp: Date.now() + 3600_000 }),
+};
+const lines: string[] = [];
+let stack: Awaited<ReturnType<typeof startTestStack>>;
+let secrets: SecretClient;
+let tap: EventTap;
+const canaries = new SecretCanaries();
+
+beforeAll(async () => {
+  stack = await startTestStack(lines);
+  secrets = new SecretClient(stack.keyVault.url(localVault), credential, {
+    disableChallengeResourceVerification: true,
+  });
+  tap = await tapEvents(stack);
+});
+afterAll(async () => {
+  await tap?.close();
+  await stack?.cleanUp();
+});
+
+async function sql(statement: string): Promise<void> {
+  const client = new pg.Client({ ...stack.postgres.adminConnection(), ssl: { rejectUnauthorized: true } });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+const login = (user: string, password: string) =>
+  canLogin({ ...stack.postgres.adminConnection(), user, password, sslMode: 'verify-full' });
+
+async function versionsOf(name: string) {
+  const versions = [];
+  for await (const version of secrets.listPropertiesOfSecretVersions(name)) versions.push(version);
+  return versions;
+}
+
+const finished = (status: InstanceStatus) =>
+  ['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus);
+const outcomeOf = (name: string, timeoutMs = 60_000) =>
+  waitForInstance(stack, rotationInstanceId(localVault, name), finished, timeoutMs);
+
+function roleTags(role: string): Record<string, string> {
+  return {
+    'vigil-rotation': 'postgres-role',
+    'vigil-host': '127.0.0.1',
+    'vigil-port': String(stack.postgres.port),
+    'vigil-role': role,
+  };
+}
+
+/** A Key Vault event for the local vault, as the emulator's system topic publishes it. */
+function secretEvent(type: 'SecretNearExpiry' | 'SecretExpired', name: string, version: string, id: string) {
+  return {
+    id,
+    eventType: `Microsoft.KeyVault.${type}`,
+    subject: name,
+    dataVersion: '1',
+    data: {
+      Id: `${stack.keyVault.url(localVault)}/secrets/${name}/${version}`,
+      VaultName: localVault,
+      ObjectType: 'Secret',
+      ObjectName: name,
+      Version: version,
+      NBF: null,
+      EXP: Math.floor(Date.now() / 1000),
+    },
+  };
+}
+
+/** Reads a disabled pending value (enabling it for a moment) so the hygiene scan looks for it too. */
+async function registerPendingCanaries(name: string): Promise<void> {
+  for (const version of await versionsOf(`${name}-pending`)) {
+    await secrets.updateSecretProperties(`${name}-pending`, version.version ?? '', { enabled: true });
+    const { value } = await secrets.getSecret(`${name}-pending`, { version: version.version ?? '' });
+    await secrets.updateSecretProperties(`${name}-pending`, version.version ?? '', { enabled: false });
+    if (value) canaries.add(value, `${name}-pending@${version.version}`);
+  }
+}
+
+function rotationFailedEvents(): { data: Record<string, unknown> }[] {
+  return tap
+    .received()
+    .flatMap(
+      (recorded) => JSON.parse(recorded.text) as { eventType: string; data: Record<string, unknown> }[],
+    )
+    .filter((event) => event.eventType === 'Vigil.RotationFailed');
+}
+
+describe('at-least-once, unordered delivery', () => {
+  it('rotates once however often and in whatever order the events arrive', async () => {
+    await sql(`CREATE ROLE app_dup LOGIN PASSWORD 'Dup-Initial-Pw-000001'`);
+    const before = executions(lines, 'promotePendingCredential');
+    const first = await secrets.setSecret('db-dup', 'Dup-Initial-Pw-000001', {
+      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
+      tags: roleTags('app_dup'),
+    });
+    const version = first.properties.version ?? '';
+    const replay = () =>
+      stack.eventGrid.publishSystemEvents(localVault, [
+        secretEvent('SecretExpired', 'db-dup', version, 'dup-expired'),
+        secretEvent('SecretNearExpiry', 'db-dup', version, 'dup-near'),
+        secretEvent('SecretNearExpiry', 'db-dup', version, 'dup-near'),
+      ]);
+    replay();
+    replay();
+    expect((await outcomeOf('db-dup')).output).toMatchObject({ outcome: 'rotated' });
+
+    replay();
+    await stack.eventGrid.idle();
+    const last = await outcomeOf('db-dup');
+
+    expect(await versionsOf('db-dup')).toHaveLength(2);
+    expect(executions(lines, 'promotePendingCredential') - before).toBe(1);
+    expect(last.output).toMatchObject({
+      outcome: 'skipped',
+      reason: expect.stringContaining('already rotated'),
+    });
+    const current = await secrets.getSecret('db-dup');
+    expect(await login('app_dup', current.value ?? '')).toBe(true);
+  });
+});
+
+describe('faults', () => {
+  it('retries while PostgreSQL is down, then fails cleanly: the old credential stays current, RotationFailed is published', async () => {
+    await sql(`CREATE ROLE app_down LOGIN PASSWORD 'Down-Initial-Pw-00001'`);
+    const tags = roleTags('app_down');
+    await stack.stopPostgres();
+    try {
+      await secrets.setSecret('db-down', 'Down-Initial-Pw-00001', {
+        expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
+        tags,
+      });
+      const instanceId = rotationInstanceId(localVault, 'db-down');
+      // Durable retry timers follow the stack clock: move it on until the retries run out.
+      let status: InstanceStatus | undefined;
+      await expect
+        .poll(
+          async () => {
+            await stack.advanceClock(30_000);
+            status = await waitForInstance(stack, instanceId, () => true);
+            return finished(status);
+          },
+          { timeout: 60_000, interval: 300 },
+        )
+        .toBe(true);
+      expect(status?.output).toMatchObject({ outcome: 'failed', step: 'set' });
+      expect(String((status?.output as { error: string }).error)).toContain('connection-refused');
+    } finally {
+      await stack.startPostgres();
+    }
+    const attempts = lines.filter((l) =>
+      l.includes("Executed 'Functions.setPendingOnTarget' (Failed"),
+    ).length;
+    expect(attempts).toBe(4);
+    const current = await secrets.getSecret('db-down');
+    expect(current.value).toBe('Down-Initial-Pw-00001');
+    expect(await login('app_down', 'Down-Initial-Pw-00001')).toBe(true);
+    expect(await versionsOf('db-down')).toHaveLength(1);
+    expect((await versionsOf('db-down-pending')).filter((v) => v.enabled)).toEqual([]);
+    await registerPendingCanaries('db-down');
+    await stack.eventGrid.idle();
+    expect(rotationFailedEvents().map((event) => event.data)).toContainEqual(
+      expect.objectContaining({ secret: 'db-down', step: 'set', strategy: 'postgres-role' }),
+    );
+    const audit = stack.logs.records(auditStream).filter((r) => r.resource_id === `${localVault}/db-down`);
+    expect(audit).toContainEqual(expect.objectContaining({ status: 'failure' }));
+  });
+
+  it('backs off when Key Vault throttles (429 with Retry-After) and completes', async () => {
+    await sql(`CREATE ROLE app_slow LOGIN PASSWORD 'Slow-Initial-Pw-00001'`);
+    const throttledBefore = stack.keyVault.admin.counts().throttled;
+    stack.keyVault.admin.rateLimit({ perSecond: 2 });
+    try {
+      await secrets.setSecret('db-throttled', 'Slow-Initial-Pw-00001', {
+        expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
+        tags: roleTags('app_slow'),
+      });
+      expect((await outcomeOf('db-throttled', 90_000)).output).toMatchObject({ outcome: 'rotated' });
+    } finally {
+      stack.keyVault.admin.clearFaults();
+    }
+    expect(stack.keyVault.admin.counts().throttled).toBeGreaterThan(throttledBefore);
+    const current = await secrets.getSecret('db-throttled');
+    expect(await login('app_slow', current.value ?? '')).toBe(true);
+    expect(await versionsOf('db-throttled')).toHaveLength(2);
+  }, 120_000);
+
+  it('records bad tags as a failed rotation with the tag and rule, without touching the secret', async () => {
+    await secrets.setSecret('db-bad-tags', 'Bad-Tags-Pw-000000001', {
+      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
+      tags: { ...roleTags('app_none'), 'vigil-host': '' },
+    });
+    const status = await outcomeOf('db-bad-tags');
+    expect(status.output).toMatchObject({ outcome: 'failed', step: 'plan' });
+    expect(String((status.output as { error: string }).error)).toContain('tag vigil-host is required');
+    expect(await versionsOf('db-bad-tags')).toHaveLength(1);
+    await stack.eventGrid.idle();
+    expect(rotationFailedEvents().map((event) => event.data)).toContainEqual(
+      expect.objectContaining({ secret: 'db-bad-tags', step: 'plan', strategy: 'unknown' }),
+    );
+    const audit = stack.logs
+      .records(auditStream)
+      .filter((r) => r.resource_id === `${localVault}/db-bad-tags`);
+    expect(audit).toEqual([expect.objectContaining({ status: 'failure' })]);
+  });
+
+  it('acknowledges and ignores an expiry event for a secret that is not marked for rotation', async () => {
+    await secrets.setSecret('plain-setting', 'not-rotated-value-001', {
+      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
+    });
+    await stack.eventGrid.idle();
+    await expect
+      .poll(() =>
+        lines.some(
+          (l) => l.includes('plain-setting') && l.includes('not marked for rotation (no vigil-rotation tag)'),
+        ),
+      )
+      .toBe(true);
+    expect(await versionsOf('plain-setting')).toHaveLength(1);
+  });
+});
+
+describe('the Key Vault event webhook', () => {
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(stack.webhookUrl('keyVaultEvents'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it.each([
+    ['docs-eventgrid-secret-new-version-created.json', {}],
+    ['docs-2020-eventgrid-secret-new-version-created.json', {}],
+    [
+      'docs-cloudevents-secret-new-version-created.json',
+      { 'content-type': 'application/cloudevents-batch+json' },
+    ],
+  ])('parses the official example payload %s, odd spaces and all', async (file, headers) => {
+    const payload = JSON.parse(await readFile(path.join(fixtures, file), 'utf8')) as unknown;
+    const response = await post(payload, headers);
+    expect(response.status).toBeLessThan(300);
+    await expect
+      .poll(() =>
+        lines.some((l) =>
+          l.includes(
+            'Ignoring SecretNewVersionCreated for sample-kv/newsecret version ee059b2bb5bc48398a53b168c6cdcb10',
+          ),
+        ),
+      )
+      .toBe(true);
+  });
+
+  it('answers 400 with the reason for a malformed envelope', async () => {
+    const response = await post([{ id: 'broken', subject: 'x', data: {} }]);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toContain('eventType');
+  });
+
+  it('logs and acknowledges a well-formed envelope whose Key Vault data is unusable', async () => {
+    const event = secretEvent('SecretNearExpiry', 'x', 'v1', 'bad-data');
+    const response = await post([
+      {
+        ...event,
+        topic: stack.keyVault.resourceId(localVault),
+        eventTime: new Date().toISOString(),
+        data: { VaultName: localVault },
+      },
+    ]);
+    expect(response.status).toBeLessThan(300);
+    await expect
+      .poll(() =>
+        lines.some(
+          (l) => l.includes('Rejected Key Vault event bad-data') && l.includes('data.ObjectName is required'),
+        ),
+      )
+      .toBe(true);
+  });
+});
+
+describe('secret hygiene over this whole file', () => {
+  it('finds no secret value in any log line, audit record, delivered event or table row', async () => {
+    await stack.eventGrid.idle();
+    expect(await canaries.addFromVault(stack)).toBeGreaterThan(5);
+    const scanned = await expectNoSecretLeaks(stack, canaries, { lines, tap });
+    expect(scanned.auditRecords).toBeGreaterThan(5);
+  });
+});
