@@ -1,0 +1,11 @@
+import { coldstart } from './coldstart/index.js';
+import type { BenchOptions } from './options.js';
+import type { BenchmarkReport } from './report.js';
+
+export interface Benchmark {
+  name: string;
+  run(options: BenchOptions): Promise<BenchmarkReport>;
+}
+
+/** Every benchmark `npm run bench` runs, in order. */
+export const benchmarks: Benchmark[] = [{ name: 'coldstart', run: coldstart }];
