@@ -162,7 +162,7 @@ describe('faults', () => {
         )
         .toBe(true);
       expect(status?.output).toMatchObject({ outcome: 'failed', step: 'set' });
-      expect(String((status?.output as { error: string }).error)).toContain('connection-refused');
+      expect(JSON.stringify(status?.output)).toContain('connection-refused');
     } finally {
       await stack.startPostgres();
     }
