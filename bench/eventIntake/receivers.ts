@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Stack } from '../../local/stack.js';
+import { EffectLog } from './effects.js';
+
+/** Where a run's events go, and how the bench sees them take effect. */
+export interface Receiver {
+  label: string;
+  webhookUrl: string;
+  effects: EffectLog;
+  /** The receiving process, for its peak RSS. */
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** A receiver did not start. */
+export class ReceiverStartError extends Error {
+  override name = 'ReceiverStartError';
+}
+
+const trivialWebhook = path.join(import.meta.dirname, 'trivialWebhook.js');
+
+/**
+ * Starts the baseline webhook as its own process; its effect is `accepted <probeId>` on stdout.
+ * @example
+ * const trivial = await startTrivialWebhook();
+ * await fetch(trivial.webhookUrl, { method: 'POST', body: '[]' });
+ */
+export async function startTrivialWebhook(): Promise<Receiver> {
+  const effects = new EffectLog(/^accepted (\S+)$/);
+  const child = spawn(process.execPath, [trivialWebhook], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new ReceiverStartError(`the trivial webhook exited with ${code}`)));
+    forEachLine(child, (line) => {
+      const listening = /^listening (\d+)$/.exec(line)?.[1];
+      if (listening) resolve(listening);
+      else effects.line(line);
+    });
+  });
+  return {
+    label: 'trivial webhook (answers 200)',
+    webhookUrl: `http://127.0.0.1:${port}/hook`,
+    effects,
+    pid: child.pid,
+    stop: () => stopChild(child),
+  };
+}
+
+/** Vigil on the local stack: the host as its own process, Event Grid, Azurite, the emulators. */
+export interface VigilReceiver extends Receiver {
+  stack: Stack;
+}
+
+/**
+ * Starts the whole local stack in a temporary folder; the effect is the line `probeEvents` logs
+ * once `startSingleton` returned, i.e. once the probe's orchestration instance exists.
+ * @example
+ * const vigil = await startVigil();
+ * console.log(vigil.webhookUrl);
+ */
+export async function startVigil(): Promise<VigilReceiver> {
+  const appRoot = path.resolve(import.meta.dirname, '../../..');
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'vigil-bench-'));
+  const effects = new EffectLog(
+    /\[probeEvents\] \w+: Probe (\S+) runs as probe-/,
+    /Executed 'Functions\.probeEvents' \(Failed/,
+  );
+  let stack: Stack;
+  try {
+    stack = await Stack.start({
+      appRoot,
+      dataDir,
+      ports: {
+        host: 0,
+        azurite: { blob: 0, queue: 0, table: 0 },
+        eventGrid: 0,
+        keyVault: 0,
+        logs: 0,
+        identity: 0,
+        postgres: 0,
+        arm: 0,
+      },
+      // Redeliveries within seconds, as the tests do, so a failed batch does not stall a run for 10 s.
+      eventGridRetryScheduleMs: [250, 500, 1000],
+      log: (line) => effects.line(line),
+    });
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    label: 'vigil probeEvents',
+    webhookUrl: stack.webhookUrl('probeEvents'),
+    effects,
+    stack,
+    get pid() {
+      return stack.host?.pid;
+    },
+    async stop() {
+      await stack.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function forEachLine(child: ChildProcess, onLine: (line: string) => void): void {
+  let pending = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
