@@ -12,6 +12,9 @@ export class Clock extends EventEmitter<{ changed: [offsetMs: number] }> {
 
   constructor(offsetMs = 0) {
     super();
+    // Every pending waitUntil (one per durable timer) listens for 'changed', so any fixed cap is
+    // wrong; each wait removes its listener when it fires or is aborted, so none leak.
+    this.setMaxListeners(0);
     this.#offsetMs = offsetMs;
   }
 
