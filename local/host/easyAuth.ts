@@ -62,12 +62,14 @@ export async function principalHeaders(signingKey: string, token: string): Promi
   const name = typeof payload.name === 'string' ? payload.name : subject;
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((role) => typeof role === 'string') : [];
   const principal = {
+    // The shape App Service sends: long claim-type URIs for name and role, app roles as `roles`.
     auth_typ: 'aad',
-    name_typ: 'name',
-    role_typ: 'roles',
+    name_typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name',
+    role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
     claims: [
       { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: subject },
       { typ: 'name', val: name },
+      { typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name', val: name },
       ...roles.map((role) => ({ typ: 'roles', val: role })),
     ],
   };

@@ -23,11 +23,13 @@ const newKey = () => randomBytes(32).toString('base64url');
  */
 export async function loadOrCreateKeys(dataDir: string): Promise<HostKeys> {
   const file = path.join(dataDir, 'keys.json');
+  let text: string | undefined;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as HostKeys;
+    text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  if (text !== undefined) return parseKeys(file, text);
   const keys: HostKeys = {
     masterKey: newKey(),
     functionKey: newKey(),
@@ -37,6 +39,25 @@ export async function loadOrCreateKeys(dataDir: string): Promise<HostKeys> {
   await mkdir(dataDir, { recursive: true });
   await writeFile(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   return keys;
+}
+
+function parseKeys(file: string, text: string): HostKeys {
+  const keys = JSON.parse(text) as Partial<HostKeys>;
+  const present = (value: unknown) => typeof value === 'string' && value.length >= 16;
+  const missing = [
+    ['masterKey', keys.masterKey],
+    ['functionKey', keys.functionKey],
+    ['systemKeys.eventgrid_extension', keys.systemKeys?.eventgrid_extension],
+    ['systemKeys.durabletask_extension', keys.systemKeys?.durabletask_extension],
+    ['tokenSigningKey', keys.tokenSigningKey],
+  ].filter(([, value]) => !present(value));
+  if (missing.length > 0) {
+    const names = missing.map(([name]) => name).join(', ');
+    throw new Error(
+      `${file}: ${names} must be keys of at least 16 characters; delete the file to get new keys`,
+    );
+  }
+  return keys as HostKeys;
 }
 
 /** Constant-time comparison of a presented key with the expected ones. */

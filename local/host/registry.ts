@@ -61,7 +61,7 @@ export class NoFunctionsError extends Error {
  * const loaded = await loadApp('/work/main');
  * console.log([...loaded.functions.keys()]);
  */
-export async function loadApp(appRoot: string): Promise<LoadedApp> {
+export async function loadApp(appRoot: string, options: { main?: string } = {}): Promise<LoadedApp> {
   const functions = new Map<string, RegisteredFunction>();
   let programmingModel: ProgrammingModel | undefined;
   provideCoreModule({
@@ -78,7 +78,7 @@ export async function loadApp(appRoot: string): Promise<LoadedApp> {
     registerHook: () => ({ dispose() {} }),
     log: () => {},
   });
-  const files = await mainFiles(appRoot);
+  const files = await mainFiles(appRoot, options.main);
   for (const file of files) await import(pathToFileURL(file).href);
   if (functions.size === 0 || !programmingModel) {
     throw new NoFunctionsError(
@@ -88,16 +88,24 @@ export async function loadApp(appRoot: string): Promise<LoadedApp> {
   return { functions, programmingModel, files };
 }
 
-/** Every file the package.json `main` glob matches, as absolute paths. */
-export async function mainFiles(appRoot: string): Promise<string[]> {
-  const { main } = JSON.parse(await readFile(path.join(appRoot, 'package.json'), 'utf8')) as {
-    main?: string;
-  };
+/**
+ * Every file the package.json `main` glob matches, as absolute paths. Tests may pass another
+ * glob (the sources the build compiles to `main`), so that coverage sees the app's own code.
+ */
+export async function mainFiles(appRoot: string, mainGlob?: string): Promise<string[]> {
+  const main = mainGlob ?? (await packageMain(appRoot));
   if (!main) throw new NoFunctionsError(`${appRoot}/package.json has no "main"`);
   const files: string[] = [];
   for await (const file of glob(expandBraces(main), { cwd: appRoot }))
     files.push(path.resolve(appRoot, file));
   return files.sort();
+}
+
+export async function packageMain(appRoot: string): Promise<string | undefined> {
+  const { main } = JSON.parse(await readFile(path.join(appRoot, 'package.json'), 'utf8')) as {
+    main?: string;
+  };
+  return main;
 }
 
 /** node:fs glob has no brace expansion; the worker's glob does, so expand `{a,b}` first. */

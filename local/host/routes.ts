@@ -29,7 +29,8 @@ export function compileRoute(template: string): Route {
   return {
     template,
     match(pathname) {
-      const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      const parts = decodeSegments(pathname);
+      if (!parts) return undefined;
       const params: Record<string, string> = {};
       for (const [index, segment] of segments.entries()) {
         const part = parts[index];
@@ -48,6 +49,15 @@ export function compileRoute(template: string): Route {
       return parts.length === segments.length ? params : undefined;
     },
   };
+}
+
+/** Path segments, decoded one by one; undefined when one is not valid percent-encoding. */
+function decodeSegments(pathname: string): string[] | undefined {
+  try {
+    return pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
 }
 
 function parseSegment(text: string): Segment {

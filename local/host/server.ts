@@ -145,7 +145,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       body: body.toString('utf8'),
     });
     if (outcome.kind === 'respond') return send(res, outcome.status, outcome.body, outcome.headers);
-    for (const event of outcome.events) await run(fn, { trigger: toTypedData(event) });
+    // Like the extension, run a batch's events concurrently; any failure makes Event Grid retry the batch.
+    const results = await Promise.allSettled(
+      outcome.events.map((event) => run(fn, { trigger: toTypedData(event) })),
+    );
+    const failed = results.filter((result) => result.status === 'rejected').length;
+    if (failed > 0)
+      return send(res, 500, { error: `${failed} of ${results.length} events failed; Event Grid will retry` });
     send(res, 202);
   }
 

@@ -15,9 +15,12 @@ interface ClientPrincipalClaims {
 }
 
 const objectIdClaim = 'http://schemas.microsoft.com/identity/claims/objectidentifier';
+const roleClaimUri = 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role';
 
 /**
  * Decodes the principal header; undefined when the caller is anonymous or the header is malformed.
+ * App Service names `role_typ` as the long role URI while Entra ID app roles arrive as `roles`
+ * claims, so both (and whatever `role_typ` says) count as roles.
  * @example
  * const caller = principalFrom(request.headers.get('x-ms-client-principal'));
  */
@@ -34,11 +37,13 @@ export function principalFrom(header: string | null | undefined): Principal | un
     (claim): claim is { typ: string; val: string } =>
       typeof claim.typ === 'string' && typeof claim.val === 'string',
   );
-  const valuesOf = (type: string) => claims.filter((claim) => claim.typ === type).map((claim) => claim.val);
+  const valuesOf = (...types: (string | undefined)[]) =>
+    claims.filter((claim) => types.includes(claim.typ)).map((claim) => claim.val);
   const [id] = [...valuesOf(objectIdClaim), ...valuesOf('oid'), ...valuesOf('sub')];
   if (!id) return undefined;
-  const [name = id] = valuesOf(decoded.name_typ ?? 'name');
-  return { id, name, roles: valuesOf(decoded.role_typ ?? 'roles') };
+  const [name = id] = [...valuesOf(decoded.name_typ), ...valuesOf('name'), ...valuesOf('preferred_username')];
+  const roles = [...new Set(valuesOf(decoded.role_typ, 'roles', roleClaimUri))];
+  return { id, name, roles };
 }
 
 export type Authorization =

@@ -33,10 +33,11 @@ export class ProbeRequestError extends Error {
 }
 
 const minutesPerWeek = 7 * 24 * 60;
+const probeId = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be 1-64 letters, digits or dashes');
 
 const probeRequest = z.object(
   {
-    probeId: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be 1-64 letters, digits or dashes'),
+    probeId,
     ackTimeoutMinutes: z.number().int().min(1).max(minutesPerWeek).default(60),
   },
   { error: 'must be an object' },
@@ -53,6 +54,18 @@ export function parseProbeRequest(data: unknown): ProbeRequest {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'data'} ${issue.message}`);
     throw new ProbeRequestError(`Invalid probe request: ${problems.join('; ')}`);
   }
+  return parsed.data;
+}
+
+/**
+ * Validates a probe id from a route, so it is safe as an instance id and a table row key.
+ * @example
+ * parseProbeId('p-1'); // 'p-1'
+ */
+export function parseProbeId(value: unknown): string {
+  const parsed = probeId.safeParse(value);
+  if (!parsed.success)
+    throw new ProbeRequestError(`Invalid probe id: probeId ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }
 

@@ -1,24 +1,38 @@
-import { app, type HttpResponseInit } from '@azure/functions';
+import { app, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import packageJson from '../../package.json' with { type: 'json' };
-import { probe, type Reachability, tableEndpointOf } from '../adapters/reachability.js';
+import { probe, tableEndpointOf } from '../adapters/reachability.js';
 import { ConfigError, loadConfig } from '../config.js';
 
-type DependencyHealth = Reachability | { configured: false };
+type DependencyHealth = { reachable: boolean; latencyMs: number } | { configured: false };
 
-/** GET /api/health: the app's version and whether each configured dependency answers. */
-export async function health(): Promise<HttpResponseInit> {
+/**
+ * GET /api/health (anonymous): the app's version and whether each configured dependency answers.
+ * Callers see yes or no per dependency; why one is down goes to the log, not to anonymous callers.
+ */
+export async function health(_request: unknown, context: InvocationContext): Promise<HttpResponseInit> {
   const { version } = packageJson;
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    context.error(error.message);
     return { status: 503, jsonBody: { status: 'misconfigured', version, problems: error.problems } };
   }
-  const dependencies: Record<string, DependencyHealth> = {
-    stateStorage: await probe(tableEndpointOf(config.stateStorage)),
-    eventGrid: config.eventGrid ? await probe(config.eventGrid.endpoint) : { configured: false },
+  const endpoints: Record<string, string | undefined> = {
+    stateStorage: tableEndpointOf(config.stateStorage),
+    eventGrid: config.eventGrid?.endpoint,
+    auditLog: config.audit?.endpoint,
   };
+  const dependencies: Record<string, DependencyHealth> = {};
+  await Promise.all(
+    Object.entries(endpoints).map(async ([name, endpoint]) => {
+      if (!endpoint) return void (dependencies[name] = { configured: false });
+      const { reachable, latencyMs, error } = await probe(endpoint);
+      if (error) context.warn(`Health: ${name} at ${endpoint} is unreachable: ${error}`);
+      dependencies[name] = { reachable, latencyMs };
+    }),
+  );
   const healthy = Object.values(dependencies).every(
     (dependency) => !('reachable' in dependency) || dependency.reachable,
   );

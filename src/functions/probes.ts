@@ -11,6 +11,7 @@ import { authorize } from '../core/principal.js';
 import {
   type ProbeRequest,
   ProbeRequestError,
+  parseProbeId,
   parseProbeRequest,
   probeAcknowledgedEvent,
   probeInstanceId,
@@ -26,6 +27,15 @@ async function startProbe(client: df.DurableClient, request: ProbeRequest): Prom
   const instanceId = probeInstanceId(request.probeId);
   await startSingleton(client, 'pipelineProbe', instanceId, request);
   return instanceId;
+}
+
+function probeIdOf(request: HttpRequest) {
+  try {
+    return { ok: true as const, probeId: parseProbeId(request.params.probeId) };
+  } catch (error) {
+    if (!(error instanceof ProbeRequestError)) throw error;
+    return { ok: false as const, response: { status: 400, jsonBody: { error: error.message } } };
+  }
 }
 
 /** Event Grid: `Vigil.PipelineProbe.Requested` starts a probe; other event types are acknowledged and ignored. */
@@ -71,20 +81,23 @@ export async function acknowledgeProbe(
 ): Promise<HttpResponseInit> {
   const auth = authorize(request.headers.get('x-ms-client-principal'), responderRole);
   if (!auth.allowed) return { status: auth.status, jsonBody: { error: auth.reason } };
-  const instanceId = probeInstanceId(request.params.probeId ?? '');
+  const id = probeIdOf(request);
+  if (!id.ok) return id.response;
   const client = df.getClient(context);
-  const status = await findInstance(client, instanceId);
-  if (!status) return { status: 404, jsonBody: { error: `No probe ${request.params.probeId}` } };
+  const status = await findInstance(client, probeInstanceId(id.probeId));
+  if (!status) return { status: 404, jsonBody: { error: `No probe ${id.probeId}` } };
   if (status.runtimeStatus !== df.OrchestrationRuntimeStatus.Running) {
-    return { status: 409, jsonBody: { error: `Probe ${request.params.probeId} is ${status.runtimeStatus}` } };
+    return { status: 409, jsonBody: { error: `Probe ${id.probeId} is ${status.runtimeStatus}` } };
   }
-  await client.raiseEvent(instanceId, probeAcknowledgedEvent, { by: auth.principal.name });
-  return { status: 202, jsonBody: { probeId: request.params.probeId, acknowledgedBy: auth.principal.name } };
+  await client.raiseEvent(probeInstanceId(id.probeId), probeAcknowledgedEvent, { by: auth.principal.name });
+  return { status: 202, jsonBody: { probeId: id.probeId, acknowledgedBy: auth.principal.name } };
 }
 
 /** GET /api/probes/{probeId} (function key): the recorded result, once the probe has finished. */
 export async function getProbeResult(request: HttpRequest): Promise<HttpResponseInit> {
-  const result = await stateStore().get(probesTable, 'probe', request.params.probeId ?? '');
+  const id = probeIdOf(request);
+  if (!id.ok) return id.response;
+  const result = await stateStore().get(probesTable, 'probe', id.probeId);
   return result
     ? { status: 200, jsonBody: result }
     : { status: 404, jsonBody: { error: 'No result recorded yet' } };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Clock } from '../../local/clock.js';
 import { startDurableBackend } from '../../local/host/durable/backend.js';
 import { type HostKeys, loadOrCreateKeys } from '../../local/host/keys.js';
-import { type LoadedApp, loadApp } from '../../local/host/registry.js';
+import { type LoadedApp, loadApp, packageMain } from '../../local/host/registry.js';
 import { type RunningHost, startHost } from '../../local/host/server.js';
 import { Azurite } from '../../local/services/azurite.js';
 import { appRoot } from './stack.js';
@@ -18,7 +18,7 @@ export interface InProcessHost {
 }
 
 /**
- * The built app in this test process, served by the local host with its Durable backend on an
+ * The app in this test process (its TypeScript sources), served by the local host with its Durable backend on an
  * in-memory Azurite. One per test file: `@azure/functions` registers into one host per process.
  */
 export async function startInProcessHost(): Promise<InProcessHost> {
@@ -27,7 +27,9 @@ export async function startInProcessHost(): Promise<InProcessHost> {
   process.env.VIGIL_STATE_STORAGE = azurite.connectionString;
   process.env.VIGIL_ROTATION_SWEEP_SCHEDULE ??= '0 0 * * * *';
   const keys = await loadOrCreateKeys(await mkdtemp(path.join(tmpdir(), 'vigil-host-')));
-  const app = await loadApp(appRoot);
+  // The sources behind package.json main, so coverage counts the app's code run by these tests.
+  const main = (await packageMain(appRoot))?.replace(/^dist\//, '').replaceAll('.js', '.ts');
+  const app = await loadApp(appRoot, main ? { main } : {});
   const clock = new Clock();
   const host = await startHost({
     app,

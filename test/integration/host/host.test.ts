@@ -36,6 +36,15 @@ describe('HTTP triggers', () => {
     expect(response.status).toBe(401);
   });
 
+  it('answers 4xx, never 5xx, to malformed percent-encoding and to a probe id that is not one', async () => {
+    expect((await fetch(`${host.url}/api/probes/%E0?code=${keys.functionKey}`)).status).toBe(404);
+    const response = await fetch(
+      `${host.url}/api/probes/${encodeURIComponent('a#b')}?code=${keys.functionKey}`,
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: expect.stringContaining('probeId must be 1-64 letters') });
+  });
+
   it('answers 404 for a route no function serves and for a method the route does not take', async () => {
     expect((await fetch(`${host.url}/api/nothing-here`)).status).toBe(404);
     expect((await fetch(`${host.url}/api/health`, { method: 'DELETE' })).status).toBe(404);
@@ -167,6 +176,39 @@ describe('Event Grid webhook', () => {
     });
     expect(response.status).toBe(202);
   });
+
+  it('treats a validation event inside a notification as an ordinary event, not a handshake', async () => {
+    const response = await webhook({
+      method: 'POST',
+      headers: { 'aeg-event-type': 'Notification' },
+      body: JSON.stringify([
+        {
+          id: 'v1',
+          subject: '',
+          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+          eventTime: '2026-01-01T00:00:00+01:00',
+          data: { validationCode: 'not-a-handshake' },
+          dataVersion: '1',
+        },
+      ]),
+    });
+    expect(response.status).toBe(202);
+    expect(await response.text()).not.toContain('not-a-handshake');
+  });
+
+  it.each(['2026-01-01T10:00+01:00', '2026-01-01t10:00:00z', '2026-01-01T10:00:00.1234567Z'])(
+    'accepts the event time %s, as Azure does',
+    async (eventTime) => {
+      const response = await webhook({
+        method: 'POST',
+        headers: { 'aeg-event-type': 'Notification' },
+        body: JSON.stringify([
+          { id: '1', eventType: 'Other.Event', subject: 's', eventTime, dataVersion: '1', data: {} },
+        ]),
+      });
+      expect(response.status).toBe(202);
+    },
+  );
 
   it('answers 404 for a function that is not an Event Grid trigger', async () => {
     expect(

@@ -14,7 +14,40 @@ const easyAuthPrincipal = (roles: string[]) =>
     ],
   });
 
+/** A header as App Service Authentication sends it for an Entra ID user with an app role. */
+const appServiceHeader = encode({
+  auth_typ: 'aad',
+  claims: [
+    { typ: 'aud', val: 'api://vigil' },
+    { typ: 'http://schemas.microsoft.com/identity/claims/objectidentifier', val: 'oid-9' },
+    { typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress', val: 'ada@example.com' },
+    { typ: 'name', val: 'Ada Lovelace' },
+    { typ: 'roles', val: 'responder' },
+  ],
+  name_typ: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+  role_typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
+});
+
 describe('principalFrom', () => {
+  it('reads the app roles of a real App Service header, whose role_typ is the long role URI', () => {
+    expect(principalFrom(appServiceHeader)).toEqual({
+      id: 'oid-9',
+      name: 'ada@example.com',
+      roles: ['responder'],
+    });
+    expect(authorize(appServiceHeader, 'responder')).toMatchObject({ allowed: true });
+  });
+
+  it('also reads roles carried under the long role URI', () => {
+    const header = encode({
+      claims: [
+        { typ: 'sub', val: 's' },
+        { typ: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role', val: 'responder' },
+      ],
+    });
+    expect(principalFrom(header)?.roles).toEqual(['responder']);
+  });
+
   it('reads id, name and roles from the App Service claims', () => {
     expect(principalFrom(easyAuthPrincipal(['responder', 'reader']))).toEqual({
       id: 'oid-1',

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tableEndpointOf } from '../../../src/adapters/reachability.js';
 import { health } from '../../../src/functions/health.js';
@@ -18,7 +19,12 @@ beforeAll(async () => {
   await new Promise((resolve) => closed.close(resolve));
 });
 afterAll(() => new Promise((resolve) => server.close(resolve)));
+let logged: string[];
+const context = () =>
+  new InvocationContext({ logHandler: (level, ...args) => logged.push(`${level}: ${args.join(' ')}`) });
+
 beforeEach(() => {
+  logged = [];
   vi.unstubAllEnvs();
   vi.stubEnv('VIGIL_TASK_HUB', 'vigil');
 });
@@ -29,7 +35,7 @@ describe('GET /api/health', () => {
       'VIGIL_STATE_STORAGE',
       `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=${tableUrl};`,
     );
-    const response = await health();
+    const response = await health(undefined, context());
     expect(response.status).toBe(200);
     expect(response.jsonBody).toMatchObject({
       status: 'ok',
@@ -44,17 +50,21 @@ describe('GET /api/health', () => {
       `DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:${closedPort}/a;`,
     );
     vi.stubEnv('VIGIL_EVENTGRID_TOPIC_ENDPOINT', `https://127.0.0.1:${closedPort}/api/events`);
-    const response = await health();
+    const response = await health(undefined, context());
     expect(response.status).toBe(503);
     expect(response.jsonBody).toMatchObject({
       status: 'degraded',
-      dependencies: { stateStorage: { reachable: false, error: expect.stringContaining('ECONNREFUSED') } },
+      dependencies: { stateStorage: { reachable: false }, eventGrid: { reachable: false } },
     });
-    expect(JSON.stringify(response.jsonBody)).not.toContain('c2VjcmV0');
+    expect(JSON.stringify(response.jsonBody)).not.toMatch(/c2VjcmV0|ECONNREFUSED|127\.0\.0\.1/);
+    expect(logged.join('\n')).toMatch(
+      /stateStorage at http:\/\/127\.0\.0\.1:\d+\/a is unreachable: .*ECONNREFUSED/,
+    );
+    expect(logged.join('\n')).not.toContain('c2VjcmV0');
   });
 
   it('answers 503 naming a missing setting', async () => {
-    const response = await health();
+    const response = await health(undefined, context());
     expect(response.status).toBe(503);
     expect(response.jsonBody).toMatchObject({
       status: 'misconfigured',
