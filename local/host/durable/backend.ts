@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DurableEngine, type DurableEngineOptions } from './engine.js';
-import { DurableHttpApi } from './httpApi.js';
+import { DurableHttpApi, rpcPrefix } from './httpApi.js';
 
 export interface DurableBackendOptions extends DurableEngineOptions {
   /** The host's origin, e.g. `http://127.0.0.1:7071`. */
@@ -16,29 +17,72 @@ export interface StartedDurableBackend {
   engine: DurableEngine;
   /** The OrchestrationClientInputData the host injects into `durableClient` inputs. */
   clientBindingData(): ReturnType<DurableHttpApi['clientBindingData']>;
+  /** Serves the keyed webhook routes on the host's port; resolves false for anything else. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /** Stops the engine and closes the RPC listener. */
   stop(): Promise<void>;
 }
 
 /**
  * Starts the engine on the task hub (resuming whatever it holds) with its HTTP API, in the
- * shape the local host mounts.
+ * shape the local host mounts. The keyless RPC routes the SDK's client calls get a listener of
+ * their own on 127.0.0.1 and a free port, as the extension does, so the host's port serves only
+ * the keyed webhooks.
  * @example
  * durable: (baseUrl) => startDurableBackend({ app, clock, connectionString, hubName: 'VigilHub', baseUrl, systemKey }),
  */
 export async function startDurableBackend(options: DurableBackendOptions): Promise<StartedDurableBackend> {
-  const engine = await DurableEngine.start(options);
-  const api = new DurableHttpApi({
+  let api: DurableHttpApi | undefined;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const rpc = createServer((req, res) => {
+    if (!api) return void res.writeHead(503).end();
+    api.handleRpc(req, res).catch((error: unknown) => {
+      log(`[durable] RPC ${req.method} ${req.url?.split('?')[0]} failed: ${String(error)}`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  const rpcOrigin = await listenOnLoopback(rpc);
+  let engine: DurableEngine;
+  try {
+    engine = await DurableEngine.start(options);
+  } catch (error) {
+    await closeServer(rpc);
+    throw error;
+  }
+  api = new DurableHttpApi({
     engine,
     baseUrl: options.baseUrl,
     systemKey: options.systemKey,
+    rpcBaseUrl: `${rpcOrigin}${rpcPrefix}`,
     ...(options.otherKeys ? { otherKeys: options.otherKeys } : {}),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   });
+  const served = api;
   return {
     engine,
-    clientBindingData: () => api.clientBindingData(),
-    handle: (req, res) => api.handle(req, res),
-    stop: () => engine.stop(),
+    clientBindingData: () => served.clientBindingData(),
+    handle: (req, res) => served.handle(req, res),
+    stop: async () => {
+      await closeServer(rpc);
+      await engine.stop();
+    },
   };
+}
+
+async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function closeServer(server: Server): Promise<void> {
+  // The SDK's client keeps connections alive; close them so stop() does not wait on idle sockets.
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }

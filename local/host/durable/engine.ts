@@ -151,7 +151,10 @@ export class DurableEngine {
     await this.#send({ instanceId, messageId: `terminate.${randomUUID()}`, kind: 'terminate', event });
   }
 
+  /** The instance, or undefined; an id no instance can have (e.g. with `/`) is simply absent. */
   async getInstance(instanceId: string): Promise<InstanceRecord | undefined> {
+    // Table storage refuses such keys outright, which would surface as a server error.
+    if (!isValidInstanceId(instanceId)) return undefined;
     return this.store.getInstance(instanceId);
   }
 
@@ -165,7 +168,7 @@ export class DurableEngine {
 
   /** Deletes a finished instance and its history; returns how many instances were deleted. */
   async purge(instanceId: string): Promise<number> {
-    const record = await this.store.getInstance(instanceId);
+    const record = await this.getInstance(instanceId);
     if (!record) return 0;
     if (!terminalStatuses.has(record.runtimeStatus))
       throw new DurableClientError(
@@ -190,7 +193,7 @@ export class DurableEngine {
   ): Promise<InstanceRecord> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const record = await this.store.getInstance(instanceId);
+      const record = await this.getInstance(instanceId);
       if (record && statuses.includes(record.runtimeStatus)) return record;
       if (Date.now() > deadline)
         throw new Error(
@@ -201,7 +204,7 @@ export class DurableEngine {
   }
 
   async #requireActive(instanceId: string): Promise<InstanceRecord> {
-    const record = await this.store.getInstance(instanceId);
+    const record = await this.getInstance(instanceId);
     if (!record) throw new DurableClientError(`No instance with ID '${instanceId}' found.`, 404);
     if (terminalStatuses.has(record.runtimeStatus))
       throw new DurableClientError(`Instance '${instanceId}' is ${record.runtimeStatus}.`, 410);
@@ -700,10 +703,14 @@ function decodeReturnValue(data: unknown): unknown {
   return undefined;
 }
 
-function validateInstanceId(instanceId: string): void {
+function isValidInstanceId(instanceId: string): boolean {
   // Azure Storage rejects these characters in keys; the extension rejects them in instance ids.
   const control = [...instanceId].some((c) => (c.codePointAt(0) ?? 0) < 0x20 || c === '\u007f');
-  if (instanceId.length === 0 || instanceId.length > 100 || /[/\\#?]/.test(instanceId) || control)
+  return !(instanceId.length === 0 || instanceId.length > 100 || /[/\\#?]/.test(instanceId) || control);
+}
+
+function validateInstanceId(instanceId: string): void {
+  if (!isValidInstanceId(instanceId))
     throw new DurableClientError(
       `instanceId "${instanceId.slice(0, 120)}" must be 1–100 characters without / \\ # ? or control characters`,
       400,

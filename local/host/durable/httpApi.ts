@@ -15,20 +15,26 @@ export interface DurableHttpOptions {
   otherKeys?: string[];
   /** The storage connection setting's name, echoed in the URLs as `connection`. */
   connectionName?: string;
+  /**
+   * The keyless RPC listener's base URL, e.g. `http://127.0.0.1:53211/durabletask/`: a separate
+   * loopback-only server, as the extension runs it, never the host's public port.
+   */
+  rpcBaseUrl: string;
 }
 
 const webhookPrefix = '/runtime/webhooks/durabletask/';
-/** Served without a key, like the extension's loopback RPC listener the SDK's client calls. */
-const rpcPrefix = '/durabletask/';
+/** Served without a key, only on the loopback RPC listener the SDK's client calls. */
+export const rpcPrefix = '/durabletask/';
 
 type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
 
 /**
  * The Durable extension's HTTP API: the public webhooks under `/runtime/webhooks/durabletask`
- * (guarded by the system key) and the same routes under the RPC base URL that
- * durable-functions' `DurableClient` calls.
+ * (guarded by the system key, served on the host's port by `handle`) and the same routes without
+ * a key under the RPC base URL that durable-functions' `DurableClient` calls (served by
+ * `handleRpc` on a loopback-only listener of their own).
  * @example
- * const api = new DurableHttpApi({ engine, baseUrl: 'http://127.0.0.1:7071', systemKey });
+ * const api = new DurableHttpApi({ engine, baseUrl: 'http://127.0.0.1:7071', systemKey, rpcBaseUrl });
  * if (await api.handle(req, res)) return;
  */
 export class DurableHttpApi {
@@ -53,18 +59,18 @@ export class DurableHttpApi {
       managementUrls: this.#managementUrls('INSTANCEID', instance, query),
       baseUrl: base,
       requiredQueryStringParameters: `code=${code}`,
-      rpcBaseUrl: `${this.options.baseUrl}${rpcPrefix}`,
+      rpcBaseUrl: this.options.rpcBaseUrl,
     };
   }
 
-  /** Serves the request if it is a Durable route; resolves false otherwise. */
+  /**
+   * Serves the request if it is one of the keyed webhook routes; resolves false otherwise. The
+   * keyless RPC routes are not served here: this runs on the host's public port.
+   */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', this.options.baseUrl);
-    const lower = url.pathname.toLowerCase();
-    const isWebhook = lower.startsWith(webhookPrefix);
-    if (!isWebhook && !lower.startsWith(rpcPrefix)) return false;
+    if (!url.pathname.toLowerCase().startsWith(webhookPrefix)) return false;
     if (
-      isWebhook &&
       !keyMatches(url.searchParams.get('code'), this.options.systemKey, ...(this.options.otherKeys ?? []))
     ) {
       send(res, {
@@ -73,15 +79,28 @@ export class DurableHttpApi {
       });
       return true;
     }
-    const path = decodeURIComponent(url.pathname.slice(isWebhook ? webhookPrefix.length : rpcPrefix.length));
+    await this.#serve(req, res, url, url.pathname.slice(webhookPrefix.length));
+    return true;
+  }
+
+  /**
+   * Serves a request to the loopback RPC listener: the routes under `/durabletask/`, no key.
+   * Anything else there is 404.
+   */
+  async handleRpc(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.options.rpcBaseUrl);
+    if (!url.pathname.toLowerCase().startsWith(rpcPrefix)) return send(res, { status: 404 });
+    await this.#serve(req, res, url, url.pathname.slice(rpcPrefix.length));
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse, url: URL, rawPath: string): Promise<void> {
     try {
-      send(res, await this.#route(req, url, path.split('/').filter(Boolean)));
+      send(res, await this.#route(req, url, pathSegments(rawPath)));
     } catch (error) {
       if (error instanceof DurableClientError)
         send(res, { status: error.status, body: { Message: error.message } });
       else throw error;
     }
-    return true;
   }
 
   async #route(req: IncomingMessage, url: URL, segments: string[]): Promise<Reply> {
@@ -228,6 +247,27 @@ export class DurableHttpApi {
       resumePostUri: `${instance}/resume?reason={text}&${query}`,
     };
   }
+}
+
+/**
+ * Splits the still-encoded path, then decodes each segment, so an encoded `/` (`a%2Fb`) stays
+ * inside its segment and malformed percent-encoding is a 400 naming the segment.
+ */
+function pathSegments(rawPath: string): string[] {
+  return rawPath
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch (error) {
+        throw new DurableClientError(
+          `The request path segment "${segment.slice(0, 120)}" has malformed percent-encoding`,
+          400,
+          { cause: error },
+        );
+      }
+    });
 }
 
 function filterInstances(records: InstanceRecord[], url: URL): InstanceRecord[] {
