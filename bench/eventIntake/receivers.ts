@@ -52,6 +52,8 @@ export async function startTrivialWebhook(): Promise<Receiver> {
 /** Vigil on the local stack: the host as its own process, Event Grid, Azurite, the emulators. */
 export interface VigilReceiver extends Receiver {
   stack: Stack;
+  /** Also hands every line the stack logs (host and emulators) to `listener`. */
+  onLine(listener: (line: string) => void): void;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function startVigil(): Promise<VigilReceiver> {
     /\[probeEvents\] \w+: Probe (\S+) runs as probe-/,
     /Executed 'Functions\.probeEvents' \(Failed/,
   );
+  const listeners: ((line: string) => void)[] = [(line) => effects.line(line)];
   let stack: Stack;
   try {
     stack = await Stack.start({
@@ -85,7 +88,9 @@ export async function startVigil(): Promise<VigilReceiver> {
       },
       // Redeliveries within seconds, as the tests do, so a failed batch does not stall a run for 10 s.
       eventGridRetryScheduleMs: [250, 500, 1000],
-      log: (line) => effects.line(line),
+      log: (line) => {
+        for (const listener of listeners) listener(line);
+      },
     });
   } catch (error) {
     await rm(dataDir, { recursive: true, force: true });
@@ -99,6 +104,7 @@ export async function startVigil(): Promise<VigilReceiver> {
     get pid() {
       return stack.host?.pid;
     },
+    onLine: (listener) => listeners.push(listener),
     async stop() {
       await stack.stop();
       await rm(dataDir, { recursive: true, force: true });

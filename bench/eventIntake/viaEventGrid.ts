@@ -9,6 +9,8 @@ export interface IntakeTopic {
   topic: string;
   publisher: EventGridPublisherClient<'EventGrid'>;
   subscription: string;
+  /** Delivery requests the webhook did not answer 2xx (each is retried), from the emulator's log. */
+  failedDeliveries: number;
 }
 
 /** Events per publish request: 500 probe requests stay well under the topic's 1 MB limit. */
@@ -28,7 +30,7 @@ export async function intakeTopic(
 ): Promise<IntakeTopic> {
   const key = randomBytes(32).toString('base64');
   stack.eventGrid.createTopic({ name: topic, key });
-  const subscription = 'bench-intake';
+  const subscription = `${topic}-hook`;
   await stack.eventGrid.createSubscription(topic, subscription, {
     endpointUrl,
     filter: { includedEventTypes: [probeRequestedType] },
@@ -40,7 +42,18 @@ export async function intakeTopic(
     'EventGrid',
     new AzureKeyCredential(key),
   );
-  return { topic, publisher, subscription };
+  return { topic, publisher, subscription, failedDeliveries: 0 };
+}
+
+/**
+ * Counts the topic's failed delivery requests from the emulator's log line
+ * `eventgrid: NAME: N event(s) → OUTCOME (attempt K)`.
+ * @example
+ * vigil.onLine((line) => countFailedDelivery(intake, line));
+ */
+export function countFailedDelivery(intake: IntakeTopic, line: string): void {
+  const outcome = new RegExp(`eventgrid: ${intake.subscription}: \\d+ event\\(s\\) → (\\S+)`).exec(line)?.[1];
+  if (outcome !== undefined && outcome !== 'Succeeded') intake.failedDeliveries += 1;
 }
 
 /**
