@@ -24,7 +24,10 @@ const dataDir = path.resolve(values.data);
 
 await loadLocalSettings(appRoot);
 const hostJson = JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8')) as {
-  extensions?: { http?: { routePrefix?: string }; durableTask?: { hubName?: string } };
+  extensions?: {
+    http?: { routePrefix?: string };
+    durableTask?: { hubName?: string; overridableExistingInstanceStates?: string };
+  };
 };
 const clock = await persistentClock(process.env.VIGIL_CLOCK_FILE ?? path.join(dataDir, 'clock.json'));
 let app: Awaited<ReturnType<typeof loadApp>>;
@@ -51,6 +54,7 @@ const host = await startHost({
       baseUrl,
       systemKey: keys.systemKeys.durabletask_extension,
       otherKeys: [keys.masterKey],
+      overridableExistingInstanceStates: hostJson.extensions?.durableTask?.overridableExistingInstanceStates,
       log: (line) => console.log(line),
     }),
 });

@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.js';
 import { invoke } from '../invoke.js';
 import type { LoadedApp, RegisteredFunction } from '../registry.js';
 import { parseActions } from './actions.js';
-import { DurableClientError, DurableStoreError } from './errors.js';
+import { DurableClientError, DurableConfigError, DurableStoreError } from './errors.js';
 import {
   arrived,
   EventType,
@@ -30,7 +30,31 @@ export interface DurableEngineOptions {
   connectionString: string;
   hubName: string;
   maxConcurrentActivities?: number;
+  /**
+   * host.json `extensions.durableTask.overridableExistingInstanceStates`: which existing instances
+   * a start with the same id replaces. `NonRunningStates` (the extension's default) replaces only
+   * finished ones and answers 409 for Pending or Running; `AnyState` replaces any.
+   */
+  overridableExistingInstanceStates?: string;
   log?: (line: string) => void;
+}
+
+export type OverridableStates = 'NonRunningStates' | 'AnyState';
+
+/**
+ * Reads the setting as the extension's configuration binding does (case-insensitive enum name).
+ * @example
+ * overridableStates(undefined); // 'NonRunningStates'
+ */
+export function overridableStates(value: string | undefined): OverridableStates {
+  if (value === undefined) return 'NonRunningStates';
+  const known: OverridableStates[] = ['NonRunningStates', 'AnyState'];
+  const match = known.find((name) => name.toLowerCase() === value.trim().toLowerCase());
+  if (!match)
+    throw new DurableConfigError(
+      `extensions.durableTask.overridableExistingInstanceStates must be "NonRunningStates" or "AnyState", got "${value.slice(0, 60)}"`,
+    );
+  return match;
 }
 
 /** The Azure Storage provider's timer limits (6 days, then 3-day intervals), as the extension announces them. */
@@ -60,13 +84,18 @@ export class DurableEngine {
   readonly #activityQueue: Array<() => Promise<void>> = [];
   #runningActivities = 0;
   #sequence = 0;
+  readonly #overridable: OverridableStates;
 
   private constructor(
     readonly options: DurableEngineOptions,
     readonly store: TaskHubStore,
-  ) {}
+  ) {
+    this.#overridable = overridableStates(options.overridableExistingInstanceStates);
+  }
 
   static async start(options: DurableEngineOptions): Promise<DurableEngine> {
+    // Checked before the store opens, so a bad setting fails fast with its own message.
+    overridableStates(options.overridableExistingInstanceStates);
     const engine = new DurableEngine(
       options,
       await TaskHubStore.open(options.connectionString, options.hubName),
@@ -98,11 +127,11 @@ export class DurableEngine {
   // ---- client operations -------------------------------------------------------------------
 
   /**
-   * Schedules a new orchestration instance. With an id that exists and is not finished
-   * (Pending or Running) this fails with 409, as the extension does by default
-   * (`overridableExistingInstanceStates: NonRunningStates`); a finished one is replaced. The
-   * check and the write are one conditional write on the instance row, so concurrent starts of
-   * one id cannot both succeed.
+   * Schedules a new orchestration instance. An existing instance with the id is replaced as
+   * `overridableExistingInstanceStates` says: under `NonRunningStates` (the default) a Pending or
+   * Running one makes this fail with 409 and a finished one is replaced; under `AnyState` any
+   * is replaced, its running execution abandoned. The check and the write are one conditional
+   * write on the instance row, so concurrent starts of one id cannot both succeed.
    */
   async startNew(name: string, options: StartOptions = {}, parent?: ParentInstance): Promise<string> {
     this.#orchestrator(name);
@@ -120,7 +149,13 @@ export class DurableEngine {
       historyCount: 0,
       ...(parent ? { parent } : {}),
     };
-    await this.store.createInstance(record, (existing) => terminalStatuses.has(existing.runtimeStatus));
+    const anyState = this.#overridable === 'AnyState';
+    await this.store.createInstance(
+      record,
+      (existing) => anyState || terminalStatuses.has(existing.runtimeStatus),
+    );
+    // A replaced execution's timers would only send messages the new execution drops.
+    this.#cancelTimers(instanceId);
     await this.store.deleteHistory(instanceId, record.executionId);
     await this.#send({
       instanceId,

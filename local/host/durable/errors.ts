@@ -24,3 +24,8 @@ export class DurableClientError extends Error {
 export class DurableStoreError extends Error {
   override name = 'DurableStoreError';
 }
+
+/** A Durable setting (host.json `extensions.durableTask`) has a value the engine cannot use. */
+export class DurableConfigError extends Error {
+  override name = 'DurableConfigError';
+}

@@ -20,7 +20,9 @@ export async function findInstance(
 
 /**
  * Starts an orchestration under a fixed instance id unless one already exists, so repeated
- * deliveries of one event start it once. A start that loses a race to a concurrent one is also fine.
+ * deliveries of one event start it once. A start that loses a race to a concurrent one is also
+ * fine: the extension (host.json `overridableExistingInstanceStates: NonRunningStates`) answers
+ * it with 409 because the winner's instance is Pending or Running, and that counts as 'exists'.
  * @example
  * await startSingleton(client, 'pipelineProbe', 'probe-p1', input);
  */
@@ -31,6 +33,16 @@ export async function startSingleton(
   input: unknown,
 ): Promise<'started' | 'exists'> {
   if (await findInstance(client, instanceId)) return 'exists';
-  await client.startNew(orchestration, { instanceId, input });
+  try {
+    await client.startNew(orchestration, { instanceId, input });
+  } catch (error) {
+    if (isConflict(error)) return 'exists';
+    throw error;
+  }
   return 'started';
+}
+
+/** The client reports any status it does not expect as "unexpected status code: N". */
+function isConflict(error: unknown): boolean {
+  return error instanceof Error && /unexpected status code: 409\b/.test(error.message);
 }
