@@ -71,11 +71,12 @@ export class HostProcess {
       exited = true;
     });
     while (Date.now() < deadline && !exited) {
-      const answered = await fetch(`${this.url}/admin/host/ping`).then(
-        () => true,
-        () => false,
+      // Only our own child counts: a stale host on the port would answer with another pid.
+      const pid = await fetch(`${this.url}/admin/host/ping`).then(
+        async (response) => ((await response.json()) as { pid?: number }).pid,
+        () => undefined,
       );
-      if (answered) return;
+      if (pid === this.#child.pid) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await this.kill('SIGKILL');

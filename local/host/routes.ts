@@ -5,6 +5,8 @@
  */
 export interface Route {
   template: string;
+  /** How many literal segments the template has; more literals means a more specific route. */
+  literals: number;
   match(pathname: string): Record<string, string> | undefined;
 }
 
@@ -28,6 +30,7 @@ export function compileRoute(template: string): Route {
   const segments = template.split('/').filter(Boolean).map(parseSegment);
   return {
     template,
+    literals: segments.filter((segment) => segment.kind === 'literal').length,
     match(pathname) {
       const parts = decodeSegments(pathname);
       if (!parts) return undefined;

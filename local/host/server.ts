@@ -14,7 +14,7 @@ import {
 import { type HostKeys, keyMatches } from './keys.js';
 import type { Binding, LoadedApp, RegisteredFunction } from './registry.js';
 import { compileRoute, type Route } from './routes.js';
-import { parseSchedule, startTimers } from './timers.js';
+import { parseSchedule, startTimers, type TimerStatusStore } from './timers.js';
 
 /** The Durable Functions backend the host mounts: its HTTP API and the client binding it injects. */
 export interface DurableBackend {
@@ -31,6 +31,8 @@ export interface HostOptions {
   port: number;
   /** host.json `extensions.http.routePrefix`. */
   routePrefix?: string;
+  /** Where timer runs are recorded, so a restarted host runs a missed occurrence (default: memory). */
+  timerStatus?: TimerStatusStore;
   /** Built once the host knows its own URL, which the backend's status URLs point at. */
   durable?: (baseUrl: string) => Promise<DurableBackend>;
   log?: (line: string) => void;
@@ -157,7 +159,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
   async function admin(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     // As in the real host, ping is open: load balancers use it to see that the host is up.
-    if (url.pathname.toLowerCase() === '/admin/host/ping') return send(res, 200);
+    if (url.pathname.toLowerCase() === '/admin/host/ping') return send(res, 200, { pid: process.pid });
     if (!keyMatches(url.searchParams.get('code') ?? header(req, 'x-functions-key'), options.keys.masterKey)) {
       return send(res, 401, { error: 'The admin API needs the master key' });
     }
@@ -210,29 +212,35 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   // This host is the platform, which sets WEBSITE_HOSTNAME; without it df.getClient points status URLs at localhost:7071.
   process.env.WEBSITE_HOSTNAME = address().replace('http://', '');
-  durable = await options.durable?.(address());
-  started();
-  const stopTimers = startTimers(
-    timers.map(({ fn, schedule, runOnStartup }) => ({
-      functionName: fn.metadata.name,
-      schedule,
-      runOnStartup,
-      fire: async (info) => {
-        await run(fn, { trigger: toTypedData(info) });
-      },
-    })),
-    options.clock,
-    (name, error) => log(`[${name}] timer failed: ${(error as Error).stack ?? String(error)}`),
-  );
-  return {
-    url: address(),
-    async close() {
-      stopTimers();
-      await durable?.stop();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+  let scheduled: ReturnType<typeof startTimers> | undefined;
+  const close = async () => {
+    scheduled?.stop();
+    await durable?.stop();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   };
+  try {
+    durable = await options.durable?.(address());
+    scheduled = startTimers(
+      timers.map(({ fn, schedule, runOnStartup }) => ({
+        functionName: fn.metadata.name,
+        schedule,
+        runOnStartup,
+        fire: async (info) => {
+          await run(fn, { trigger: toTypedData(info) });
+        },
+      })),
+      options.clock,
+      (name, error) => log(`[${name}] timer failed: ${(error as Error).stack ?? String(error)}`),
+      options.timerStatus,
+    );
+    await scheduled.armed;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  started();
+  return { url: address(), close };
 }
 
 function triggerOf(fn: RegisteredFunction): Binding {
@@ -257,7 +265,8 @@ function collectHttpFunctions(app: LoadedApp, routePrefix: string): HttpFunction
       route: compileRoute(`${prefix}${resolveSettings(String(trigger.route ?? fn.metadata.name))}`),
       methods: ((trigger.methods as string[] | undefined) ?? ['GET', 'POST']).map((m) => m.toUpperCase()),
       authLevel: String(trigger.authLevel ?? 'function').toLowerCase() as HttpFunction['authLevel'],
-    }));
+    }))
+    .sort(byLiteralsFirst);
 }
 
 function collectTimers(app: LoadedApp) {
@@ -286,6 +295,11 @@ function findHttpFunction(functions: HttpFunction[], pathname: string, method: s
     if (params && target.methods.includes(method)) return { target, params };
   }
   return undefined;
+}
+
+/** Like ASP.NET routing, a literal segment beats a parameter: `probes/latest` before `probes/{id}`. */
+function byLiteralsFirst(a: HttpFunction, b: HttpFunction): number {
+  return b.route.literals - a.route.literals;
 }
 
 function isAuthorized(

@@ -1,3 +1,5 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Cron } from 'croner';
 import type { Clock } from '../clock.js';
 
@@ -17,22 +19,71 @@ export interface TimerSchedule {
 }
 
 /**
+ * When each timer last ran: the real host's schedule monitor, which makes a host that was down
+ * (or whose clock jumped) run a missed occurrence once, past due, when it starts again.
+ */
+export interface TimerStatusStore {
+  lastRun(functionName: string): Promise<Date | undefined>;
+  recordRun(functionName: string, at: Date): Promise<void>;
+}
+
+/** A schedule monitor kept in a JSON file, written whole and renamed so a crash never leaves half. */
+export function fileTimerStatus(file: string): TimerStatusStore {
+  let writes = Promise.resolve();
+  const read = async (): Promise<Record<string, string>> => {
+    try {
+      return JSON.parse(await readFile(file, 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  };
+  return {
+    async lastRun(functionName) {
+      const at = (await read())[functionName];
+      return at ? new Date(at) : undefined;
+    },
+    recordRun(functionName, at) {
+      writes = writes.then(async () => {
+        const status = { ...(await read()), [functionName]: at.toISOString() };
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(`${file}.tmp`, JSON.stringify(status, null, 2));
+        await rename(`${file}.tmp`, file);
+      });
+      return writes;
+    },
+  };
+}
+
+/** For hosts without a data folder: runs are remembered only while the host runs. */
+export function memoryTimerStatus(): TimerStatusStore {
+  const runs = new Map<string, Date>();
+  return {
+    lastRun: async (functionName) => runs.get(functionName),
+    recordRun: async (functionName, at) => void runs.set(functionName, at),
+  };
+}
+
+/**
  * Runs each timer trigger on its schedule by the stack's clock, so advancing the clock fires
  * the occurrences it passes (once: like the real host, missed occurrences collapse into one).
  * @example
- * const stop = startTimers([{ functionName: 'sweep', schedule: '0 0 * * * *', runOnStartup: false, fire }], clock);
+ * const timers = startTimers([{ functionName: 'sweep', schedule: '0 0 * * * *', runOnStartup: false, fire }], clock, onError);
+ * await timers.armed; // every timer knows its next occurrence
+ * timers.stop();
  */
 export function startTimers(
   schedules: TimerSchedule[],
   clock: Clock,
   onError: (name: string, error: unknown) => void,
+  status: TimerStatusStore = memoryTimerStatus(),
 ) {
   const abort = new AbortController();
-  for (const timer of schedules) {
+  const armed = schedules.map(async (timer) => {
     const report = (error: unknown) => onError(timer.functionName, error);
-    void runTimer(timer, clock, abort.signal, report).catch(report);
-  }
-  return () => abort.abort();
+    const last = await status.lastRun(timer.functionName).catch(() => undefined);
+    void runTimer(timer, last ?? clock.now(), { clock, status, signal: abort.signal, report }).catch(report);
+  });
+  return { stop: () => abort.abort(), armed: Promise.all(armed).then(() => {}) };
 }
 
 /** Validates a schedule up front, so a bad one stops the host with a message naming the function. */
@@ -51,14 +102,21 @@ export function parseSchedule(functionName: string, schedule: string): Cron {
   }
 }
 
+interface TimerRun {
+  clock: Clock;
+  status: TimerStatusStore;
+  signal: AbortSignal;
+  report: (error: unknown) => void;
+}
+
+/** `last` is the last recorded run: the occurrence after it may already be due, and then fires at once, past due. */
 async function runTimer(
   timer: TimerSchedule,
-  clock: Clock,
-  signal: AbortSignal,
-  report: (error: unknown) => void,
+  lastRun: Date,
+  { clock, status, signal, report }: TimerRun,
 ): Promise<void> {
   const cron = parseSchedule(timer.functionName, timer.schedule);
-  let last = clock.now();
+  let last = lastRun;
   if (timer.runOnStartup) await timer.fire(timerInfo(last, nextAfter(cron, last), false)).catch(report);
   while (!signal.aborted) {
     const due = nextAfter(cron, last);
@@ -70,6 +128,7 @@ async function runTimer(
     const now = clock.now();
     const isPastDue = now.getTime() - due.getTime() > 1000;
     last = now;
+    await status.recordRun(timer.functionName, now).catch(report);
     await timer.fire(timerInfo(due, nextAfter(cron, now), isPastDue)).catch(report);
   }
 }

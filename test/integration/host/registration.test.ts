@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { loadApp, mainFiles } from '../../../local/host/registry.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
-const registers =
-  /\b(app\.(http|get|post|put|patch|deleteRequest|timer|eventGrid|generic)|df\.app\.(orchestration|activity|entity))\(/;
+// Any call of a registration method on `app` (@azure/functions) or `df.app` (durable-functions),
+// except `app.setup`, which configures and registers nothing.
+const registers = /\b(?:df\.)?app\.(?!setup\b)[a-zA-Z]+(?:\.[a-zA-Z]+)?\(/;
 
 async function builtFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

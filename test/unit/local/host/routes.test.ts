@@ -27,6 +27,10 @@ describe('compileRoute', () => {
     expect(compileRoute(template).match(pathname)).toBeUndefined();
   });
 
+  it('counts literal segments, so the host tries probes/latest before probes/{id}', () => {
+    expect(compileRoute('api/probes/latest').literals).toBeGreaterThan(compileRoute('api/probes/{id}').literals);
+  });
+
   it('refuses a constraint it does not know, naming it', () => {
     expect(() => compileRoute('api/{id:regex}')).toThrow('Unsupported route constraint "regex"');
   });
