@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../clock.js';
 import { invoke } from '../invoke.js';
 import type { LoadedApp, RegisteredFunction } from '../registry.js';
@@ -14,6 +15,7 @@ import {
 } from './history.js';
 import { type OrchestratorResult, runOrchestrator } from './orchestrator.js';
 import { outstanding, replay, type TimerLimits } from './replay.js';
+import { retryDelayMs } from './retry.js';
 import {
   type HistoryRow,
   type InstanceMessage,
@@ -36,7 +38,20 @@ export interface DurableEngineOptions {
    * finished ones and answers 409 for Pending or Running; `AnyState` replaces any.
    */
   overridableExistingInstanceStates?: string;
+  /** How an episode that throws (store error, unreadable history) is retried before the instance fails. */
+  episodeRetry?: EpisodeRetry;
   log?: (line: string) => void;
+}
+
+/**
+ * Retries of a failing episode: the delay doubles from `firstDelayMs` up to `maxDelayMs`; after
+ * `maxAttempts` failures in a row the instance is marked Failed. Defaults: 250 ms, 30 s, 10
+ * (about a minute and a half of retrying), long enough to ride out a storage blip.
+ */
+export interface EpisodeRetry {
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+  maxAttempts?: number;
 }
 
 export type OverridableStates = 'NonRunningStates' | 'AnyState';
@@ -96,6 +111,7 @@ export class DurableEngine {
   static async start(options: DurableEngineOptions): Promise<DurableEngine> {
     // Checked before the store opens, so a bad setting fails fast with its own message.
     overridableStates(options.overridableExistingInstanceStates);
+    checkEpisodeRetry(options.episodeRetry ?? {});
     const engine = new DurableEngine(
       options,
       await TaskHubStore.open(options.connectionString, options.hubName),
@@ -275,22 +291,80 @@ export class DurableEngine {
     }
     const run = { again: true, done: Promise.resolve() };
     run.done = (async () => {
+      let failures = 0;
       while (run.again && !this.#stopped) {
         run.again = false;
         try {
           await this.#episode(instanceId);
+          failures = 0;
         } catch (error) {
           if (this.#stopped) break;
-          this.#log(
-            `[durable] ${instanceId}: episode failed, retrying: ${(error as Error).stack ?? String(error)}`,
-          );
-          await new Promise((resolve) => setTimeout(resolve, 250));
+          failures += 1;
+          if (!(await this.#backOff(instanceId, error, failures))) break;
           run.again = true;
         }
       }
       this.#runs.delete(instanceId);
     })();
     this.#runs.set(instanceId, run);
+  }
+
+  /**
+   * After the episode's `failures`th failure in a row: logs one line and waits the next backoff
+   * step (resolving true to try again), or, at the limit, marks the instance Failed (false). A
+   * failure that repeats every time (an unreadable history row, a write the store refuses) so
+   * ends instead of retrying forever.
+   */
+  async #backOff(instanceId: string, error: unknown, failures: number): Promise<boolean> {
+    const retry = this.options.episodeRetry ?? {};
+    const maxAttempts = retry.maxAttempts ?? 10;
+    const reason = describeError(error);
+    if (failures >= maxAttempts) {
+      await this.#giveUp(instanceId, `${failures} attempts failed; the last with ${reason}`);
+      return false;
+    }
+    const delay = retryDelayMs(
+      {
+        firstRetryIntervalInMilliseconds: retry.firstDelayMs ?? 250,
+        maxNumberOfAttempts: maxAttempts,
+        backoffCoefficient: 2,
+        maxRetryIntervalInMilliseconds: retry.maxDelayMs ?? 30_000,
+      },
+      failures - 1,
+      new Date(0),
+      new Date(0),
+    );
+    this.#log(
+      `[durable] ${instanceId}: episode failed (attempt ${failures} of ${maxAttempts}), retrying in ${delay} ms: ${reason}`,
+    );
+    try {
+      await sleep(delay, undefined, { signal: this.#abort.signal });
+    } catch {
+      return false; // stopped while waiting
+    }
+    return true;
+  }
+
+  /** Marks the instance Failed with the reason, touching only its instance row (the history may be what fails). */
+  async #giveUp(instanceId: string, reason: string): Promise<void> {
+    try {
+      const record = await this.store.getInstance(instanceId);
+      if (!record || terminalStatuses.has(record.runtimeStatus) || this.#stopped) return;
+      const message = `Orchestration '${record.name}' failed: the local Durable host could not run it (${reason})`;
+      const next: InstanceRecord = {
+        ...record,
+        runtimeStatus: 'Failed',
+        output: jsonText(message),
+        lastUpdatedTime: this.options.clock.now(),
+      };
+      next.etag = await this.store.commit(next, [], record.historyCount);
+      this.#log(`[durable] ${instanceId}: marked Failed: ${reason}`);
+      await this.#finished(next);
+    } catch (error) {
+      this.#log(
+        `[durable] ${instanceId}: gave up (${reason}) but could not mark it Failed: ${describeError(error)}`,
+      );
+    }
   }
 
   async #episode(instanceId: string): Promise<void> {
@@ -648,6 +722,48 @@ interface Decision {
   output?: string;
   customStatus?: string | undefined;
   continueAsNew?: { input: unknown; preserveUnprocessedEvents: boolean; carry: HistoryEvent[] };
+}
+
+function checkEpisodeRetry(retry: EpisodeRetry): void {
+  const rules: Array<[keyof EpisodeRetry, number | undefined, boolean, string]> = [
+    [
+      'firstDelayMs',
+      retry.firstDelayMs,
+      Number.isFinite(retry.firstDelayMs) && (retry.firstDelayMs ?? 0) >= 0,
+      'a finite number ≥ 0',
+    ],
+    [
+      'maxDelayMs',
+      retry.maxDelayMs,
+      Number.isFinite(retry.maxDelayMs) && (retry.maxDelayMs ?? 0) >= 0,
+      'a finite number ≥ 0',
+    ],
+    [
+      'maxAttempts',
+      retry.maxAttempts,
+      Number.isInteger(retry.maxAttempts) && (retry.maxAttempts ?? 0) >= 1,
+      'an integer ≥ 1',
+    ],
+  ];
+  for (const [field, value, ok, rule] of rules)
+    if (value !== undefined && !ok)
+      throw new DurableConfigError(`episodeRetry.${field} must be ${rule}, got ${value}`);
+}
+
+/** One line for the log: name, message and the causes' messages, no stack. */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 4; depth += 1) {
+    if (current instanceof Error) {
+      parts.push(`${current.name}: ${current.message}`);
+      current = current.cause;
+    } else {
+      parts.push(String(current));
+      current = undefined;
+    }
+  }
+  return parts.join(' <- ').replace(/\s+/g, ' ').slice(0, 1000);
 }
 
 function failed(message: string): Decision {
