@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 /**
  * The local stack's time: real time plus an offset that tests move forward, so a
@@ -69,4 +71,57 @@ export class Clock extends EventEmitter<{ changed: [offsetMs: number] }> {
       check();
     });
   }
+}
+
+/**
+ * A clock whose offset lives in `file`, shared by the stack and the host it restarts, so a restart
+ * never moves time back. Writes are serialized, atomic (write then rename), and never lower the
+ * offset already on disk, whichever process wrote it.
+ * @example
+ * const clock = await persistedClock('.vigil/clock.json');
+ */
+export async function persistedClock(file: string): Promise<PersistedClock> {
+  return new PersistedClock(file, await readOffset(file));
+}
+
+export class PersistedClock extends Clock {
+  #writes = Promise.resolve();
+
+  constructor(file: string, offsetMs: number) {
+    super(offsetMs);
+    this.on('changed', (offset) => {
+      this.#writes = this.#writes.then(() => writeOffset(file, offset)).catch(() => {});
+    });
+  }
+
+  /** Resolves once every change so far is on disk: before another process reads the file. */
+  saved(): Promise<void> {
+    return this.#writes;
+  }
+}
+
+async function readOffset(file: string): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  const offsetMs = (JSON.parse(text) as { offsetMs?: unknown }).offsetMs;
+  if (typeof offsetMs !== 'number' || !Number.isFinite(offsetMs) || offsetMs < 0) {
+    throw new Error(
+      `${file}: offsetMs must be a number ≥ 0; delete the file to restart the clock at real time`,
+    );
+  }
+  return offsetMs;
+}
+
+async function writeOffset(file: string, offsetMs: number): Promise<void> {
+  const onDisk = await readOffset(file).catch(() => 0);
+  if (onDisk >= offsetMs) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, JSON.stringify({ offsetMs }));
+  await rename(temporary, file);
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { Clock } from './clock.js';
+import { type PersistedClock, persistedClock } from './clock.js';
 import { type ArmEmulator, startArmEmulator } from './emulators/arm/index.js';
 import { type EventGridEmulator, startEventGridEmulator } from './emulators/eventgrid/index.js';
 import { type IdentityEndpoint, startIdentityEndpoint } from './emulators/identity/index.js';
@@ -67,7 +67,7 @@ export const auditStream = 'Custom-VigilAudit_CL';
  * await stack.stop();
  */
 export class Stack {
-  readonly clock: Clock;
+  readonly clock: PersistedClock;
   readonly azurite: Azurite;
   readonly eventGrid: EventGridEmulator;
   readonly keyVault: KeyVaultEmulator;
@@ -85,7 +85,7 @@ export class Stack {
 
   private constructor(parts: {
     options: StackOptions & { ports: StackPorts };
-    clock: Clock;
+    clock: PersistedClock;
     azurite: Azurite;
     eventGrid: EventGridEmulator;
     keyVault: KeyVaultEmulator;
@@ -118,7 +118,7 @@ export class Stack {
     const log = options.log ?? (() => {});
     const certificates = await ensureLocalCertificates(dir('tls'));
     trustLocalCa(certificates.caPem);
-    const clock = new Clock(await readClockOffset(options.dataDir));
+    const clock = await persistedClock(clockFile(options.dataDir));
     const started: { stop(): Promise<void> }[] = [];
     try {
       const azurite = await Azurite.start({ location: dir('azurite'), ...ports.azurite });
@@ -236,7 +236,7 @@ export class Stack {
   /** Moves every component's time forward: emulators in this process, and the host. */
   async advanceClock(ms: number): Promise<void> {
     this.clock.advance(ms);
-    await writeFile(this.#clockFile, JSON.stringify({ offsetMs: this.clock.offsetMs }));
+    await this.clock.saved();
     if (!this.#host) return;
     const response = await fetch(`${this.hostUrl}/admin/clock`, {
       method: 'POST',
@@ -321,15 +321,6 @@ async function startPostgres(
 
 function clockFile(dataDir: string): string {
   return path.join(dataDir, 'clock.json');
-}
-
-async function readClockOffset(dataDir: string): Promise<number> {
-  await mkdir(dataDir, { recursive: true });
-  try {
-    return (JSON.parse(await readFile(clockFile(dataDir), 'utf8')) as { offsetMs: number }).offsetMs;
-  } catch {
-    return 0;
-  }
 }
 
 /** The host must keep its port across restarts, so a 0 becomes a concrete free port here. */

@@ -1,11 +1,12 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Clock } from '../clock.js';
+import { persistedClock } from '../clock.js';
 import { startDurableBackend } from './durable/backend.js';
 import { loadOrCreateKeys } from './keys.js';
 import { loadApp, NoFunctionsError } from './registry.js';
 import { startHost } from './server.js';
+import { fileTimerStatus } from './timers.js';
 
 /**
  * `node dist/local/host/main.js [--app DIR] [--port 7071] [--data DIR]`: the local Functions host.
@@ -29,7 +30,8 @@ const hostJson = JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf
     durableTask?: { hubName?: string; overridableExistingInstanceStates?: string };
   };
 };
-const clock = await persistentClock(process.env.VIGIL_CLOCK_FILE ?? path.join(dataDir, 'clock.json'));
+// The stack shares its clock file with the host (VIGIL_CLOCK_FILE), so both keep the same time.
+const clock = await persistedClock(process.env.VIGIL_CLOCK_FILE ?? path.join(dataDir, 'clock.json'));
 let app: Awaited<ReturnType<typeof loadApp>>;
 try {
   app = await loadApp(appRoot);
@@ -45,6 +47,7 @@ const host = await startHost({
   clock,
   port: Number(values.port),
   routePrefix: hostJson.extensions?.http?.routePrefix ?? 'api',
+  timerStatus: fileTimerStatus(path.join(dataDir, 'timers.json')),
   durable: (baseUrl) =>
     startDurableBackend({
       app,
@@ -60,11 +63,16 @@ const host = await startHost({
 });
 console.log(`[host] ${app.functions.size} functions on ${host.url}: ${[...app.functions.keys()].join(', ')}`);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void host.close().then(() => process.exit(0));
-  });
+let closing = false;
+function shutDown(): void {
+  if (closing) return;
+  closing = true;
+  void host.close().then(() => process.exit(0));
 }
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, shutDown);
+// Started by the stack with an IPC channel: when the stack dies, even by SIGKILL, the channel
+// closes and the host goes too instead of lingering as an orphan.
+process.once('disconnect', shutDown);
 
 function requiredSetting(name: string): string {
   const value = process.env[name];
@@ -86,19 +94,4 @@ async function loadLocalSettings(root: string): Promise<void> {
     throw new Error(`local.settings.json is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   for (const [name, value] of Object.entries(settings.Values ?? {})) process.env[name] ??= value;
-}
-
-/**
- * The clock's offset survives a restart, so time advanced by a test does not jump back. The stack
- * shares its clock file with the host (VIGIL_CLOCK_FILE), so both keep the same time.
- */
-async function persistentClock(file: string): Promise<Clock> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const saved = await readFile(file, 'utf8').then(
-    (text) => (JSON.parse(text) as { offsetMs: number }).offsetMs,
-    () => 0,
-  );
-  const clock = new Clock(saved);
-  clock.on('changed', (offsetMs) => void writeFile(file, JSON.stringify({ offsetMs })));
-  return clock;
 }

@@ -40,7 +40,8 @@ export class HostProcess {
     const child = spawn(
       process.execPath,
       [main, '--app', options.appRoot, '--port', String(options.port), '--data', options.dataDir],
-      { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      // The IPC channel closes when this process dies, which tells the host to stop (see main.ts).
+      { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] },
     );
     const lines: string[] = [];
     const onLine = (line: string) => {

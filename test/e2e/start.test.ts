@@ -8,7 +8,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { appRoot } from '../support/stack.js';
 
 const dataDir = await mkdtemp(path.join(tmpdir(), 'vigil-start-'));
-afterAll(() => rm(dataDir, { recursive: true, force: true }));
+let stackGroup: number | undefined;
+afterAll(async () => {
+  // Should the test fail half way, leave nothing running: kill the stack's whole process group.
+  if (stackGroup) {
+    try {
+      process.kill(-stackGroup, 'SIGKILL');
+    } catch {
+      // Already gone, as it should be.
+    }
+  }
+  await rm(dataDir, { recursive: true, force: true });
+});
 
 /** Processes whose command line mentions the stack's data folder: Azurite, PostgreSQL, the host. */
 async function processesUsing(folder: string): Promise<string[]> {
@@ -33,6 +44,7 @@ describe('npm start', () => {
     stack.stderr.on('data', (chunk) => {
       output += chunk;
     });
+    stackGroup = stack.pid;
     const exited = once(stack, 'exit');
 
     await expect.poll(() => output, { timeout: 60_000, interval: 200 }).toContain('Vigil is running');

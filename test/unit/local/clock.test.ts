@@ -1,5 +1,8 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Clock } from '../../../local/clock.js';
+import { Clock, PersistedClock, persistedClock } from '../../../local/clock.js';
 
 const warnings: Error[] = [];
 const onWarning = (warning: Error) => warnings.push(warning);
@@ -40,5 +43,27 @@ describe('Clock.waitUntil', () => {
     const clock = new Clock(1000);
     expect(() => clock.setOffset(10)).toThrow(/cannot go back/);
     expect(() => clock.advance(Number.NaN)).toThrow(/ms must be a finite number/);
+  });
+});
+
+describe('persistedClock', () => {
+  it('keeps the offset across restarts and never writes it lower than what is on disk', async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'vigil-clock-')), 'clock.json');
+    const stack = await persistedClock(file);
+    stack.advance(5_000);
+    stack.advance(7_000);
+    await stack.saved();
+    expect((await persistedClock(file)).offsetMs).toBe(12_000);
+
+    const staleHost = new PersistedClock(file, 0);
+    staleHost.advance(3_000); // an older value arriving late from another process
+    await staleHost.saved();
+    expect((await persistedClock(file)).offsetMs).toBe(12_000);
+  });
+
+  it('refuses a damaged clock file, naming it', async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'vigil-clock-')), 'clock.json');
+    await writeFile(file, JSON.stringify({ offsetMs: 'soon' }));
+    await expect(persistedClock(file)).rejects.toThrow(`${file}: offsetMs must be a number`);
   });
 });
