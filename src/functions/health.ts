@@ -27,7 +27,10 @@ export async function health(_request: unknown, context: InvocationContext): Pro
   const dependencies: Record<string, DependencyHealth> = {};
   await Promise.all(
     Object.entries(endpoints).map(async ([name, endpoint]) => {
-      if (!endpoint) return void (dependencies[name] = { configured: false });
+      if (!endpoint) {
+        dependencies[name] = { configured: false };
+        return;
+      }
       const { reachable, latencyMs, error } = await probe(endpoint);
       if (error) context.warn(`Health: ${name} at ${endpoint} is unreachable: ${error}`);
       dependencies[name] = { reachable, latencyMs };

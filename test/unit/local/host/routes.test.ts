@@ -28,7 +28,9 @@ describe('compileRoute', () => {
   });
 
   it('counts literal segments, so the host tries probes/latest before probes/{id}', () => {
-    expect(compileRoute('api/probes/latest').literals).toBeGreaterThan(compileRoute('api/probes/{id}').literals);
+    expect(compileRoute('api/probes/latest').literals).toBeGreaterThan(
+      compileRoute('api/probes/{id}').literals,
+    );
   });
 
   it('refuses a constraint it does not know, naming it', () => {
