@@ -1,50 +1,21 @@
-import type { AccessToken, TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueToken } from '../../local/host/easyAuth.js';
 import { localVault } from '../../local/stack.js';
-import { canLogin } from '../../src/adapters/postgres.js';
 import { rotationInstanceId } from '../../src/core/rotation/steps.js';
+import { RotationTestbed, rotationOutcome } from '../support/rotation.js';
 import { type EventTap, expectNoSecretLeaks, SecretCanaries, tapEvents } from '../support/secretHygiene.js';
-import { executions, startTestStack, waitForInstance } from '../support/stack.js';
+import { executions, startTestStack } from '../support/stack.js';
 
 const day = 24 * 3600_000;
 const lines: string[] = [];
 let stack: Awaited<ReturnType<typeof startTestStack>>;
-let secrets: SecretClient;
+let testbed: RotationTestbed;
 let tap: EventTap;
 const canaries = new SecretCanaries();
 
-const credential: TokenCredential = {
-  getToken: async (): Promise<AccessToken> => ({ token: 'e2e', expiresOnTimestamp: Date.now() + 3600_000 }),
-};
-
-async function sql(statement: string): Promise<void> {
-  const client = new pg.Client({ ...stack.postgres.adminConnection(), ssl: { rejectUnauthorized: true } });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-async function createRole(role: string, password: string): Promise<void> {
-  await sql(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN PASSWORD ${pg.escapeLiteral(password)}`);
-}
-
-const login = (user: string, password: string) =>
-  canLogin({ ...stack.postgres.adminConnection(), user, password, sslMode: 'verify-full' });
-
-const finished = (status: { runtimeStatus: string }) =>
-  ['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus);
-
 beforeAll(async () => {
   stack = await startTestStack(lines);
-  secrets = new SecretClient(stack.keyVault.url(localVault), credential, {
-    disableChallengeResourceVerification: true,
-  });
+  testbed = RotationTestbed.onStack(stack);
   tap = await tapEvents(stack);
 });
 afterAll(async () => {
@@ -52,100 +23,68 @@ afterAll(async () => {
   await stack?.cleanUp();
 });
 
-async function versionsOf(name: string) {
-  const versions = [];
-  for await (const version of secrets.listPropertiesOfSecretVersions(name)) versions.push(version);
-  return versions;
-}
-
-const rotateFor = (name: string) =>
-  waitForInstance(stack, rotationInstanceId(localVault, name), finished, 60_000);
-
-const postgresTags = (role: string) => ({
-  'vigil-host': '127.0.0.1',
-  'vigil-port': String(stack.postgres.port),
-  'vigil-role': role,
-});
-
 describe('a PostgreSQL role secret 29 days from expiry', () => {
   it('is rotated from the SecretNearExpiry event: the new current version logs in, the old one fails', async () => {
     const initial = 'Initial-Single-Pw-0001';
-    await createRole('app_single', initial);
-    await secrets.setSecret('db-single', initial, {
-      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-      tags: {
-        'vigil-rotation': 'postgres-role',
-        'vigil-host': '127.0.0.1',
-        'vigil-port': String(stack.postgres.port),
-        'vigil-role': 'app_single',
-        owner: 'team-orders',
-      },
+    await testbed.createRole('app_single', initial);
+    await testbed.markForRotation('db-single', initial, {
+      ...testbed.roleTags('app_single'),
+      owner: 'team-orders',
     });
 
-    const status = await waitForInstance(
-      stack,
-      rotationInstanceId(localVault, 'db-single'),
-      finished,
-      60_000,
-    );
+    const status = await rotationOutcome(stack, 'db-single');
 
     expect(status.runtimeStatus).toBe('Completed');
     expect(status.output).toMatchObject({ outcome: 'rotated' });
-    const current = await secrets.getSecret('db-single');
+    const current = await testbed.currentVersion('db-single');
     expect(current.value).not.toBe(initial);
     expect(current.properties.tags).toMatchObject({
       owner: 'team-orders',
       'vigil-rotation': 'postgres-role',
     });
     expect(current.properties.expiresOn?.getTime()).toBeGreaterThan(stack.clock.now().getTime() + 59 * day);
-    expect(await login('app_single', current.value ?? '')).toBe(true);
-    expect(await login('app_single', initial)).toBe(false);
-    const versions = [];
-    for await (const version of secrets.listPropertiesOfSecretVersions('db-single')) versions.push(version);
-    expect(versions).toHaveLength(2);
-    for await (const pending of secrets.listPropertiesOfSecretVersions('db-single-pending'))
-      expect(pending.enabled).toBe(false);
+    await testbed.expectLogsIn('app_single', current.value);
+    await testbed.expectLoginRefused('app_single', initial);
+    expect(await testbed.versionsOf('db-single')).toHaveLength(2);
+    await testbed.expectNoEnabledPending('db-single');
   });
 });
 
 describe('an alternating pair of roles', () => {
   it('rotates the inactive role while applications keep logging in with the current version', async () => {
-    await createRole('vigil_admin', 'Admin-Alt-Pw-000001');
-    await sql('ALTER ROLE vigil_admin CREATEROLE');
-    await createRole('app_blue', 'Blue-Alt-Pw-00000001');
-    await createRole('app_green', 'Green-Alt-Pw-0000001');
+    await testbed.createRole('vigil_admin', 'Admin-Alt-Pw-000001');
+    await testbed.sql('ALTER ROLE vigil_admin CREATEROLE');
+    await testbed.createRole('app_blue', 'Blue-Alt-Pw-00000001');
+    await testbed.createRole('app_green', 'Green-Alt-Pw-0000001');
     // Since PostgreSQL 16 a CREATEROLE role may only change roles it administers.
-    await sql('GRANT app_blue, app_green TO vigil_admin WITH ADMIN OPTION');
-    await secrets.setSecret('pg-admin', 'Admin-Alt-Pw-000001');
+    await testbed.sql('GRANT app_blue, app_green TO vigil_admin WITH ADMIN OPTION');
+    await testbed.secrets.setSecret('pg-admin', 'Admin-Alt-Pw-000001');
     const applications = keepLoggingIn('db-alt');
-    await secrets.setSecret('db-alt', 'Blue-Alt-Pw-00000001', {
-      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-      tags: {
-        'vigil-rotation': 'postgres-alternating',
-        ...postgresTags('app_blue'),
-        'vigil-role-alternate': 'app_green',
-        'vigil-admin-secret': 'pg-admin',
-        'vigil-admin-role': 'vigil_admin',
-      },
+    await testbed.markForRotation('db-alt', 'Blue-Alt-Pw-00000001', {
+      ...testbed.roleTags('app_blue'),
+      'vigil-rotation': 'postgres-alternating',
+      'vigil-role-alternate': 'app_green',
+      'vigil-admin-secret': 'pg-admin',
+      'vigil-admin-role': 'vigil_admin',
     });
 
-    const status = await rotateFor('db-alt');
+    const status = await rotationOutcome(stack, 'db-alt');
     const attempts = await applications.stop();
 
     expect(status.output).toMatchObject({ outcome: 'rotated' });
     expect(attempts.failures).toEqual([]);
     expect(attempts.count).toBeGreaterThan(3);
-    const current = await secrets.getSecret('db-alt');
+    const current = await testbed.currentVersion('db-alt');
     expect(current.properties.tags).toMatchObject({ 'vigil-active-role': 'app_green' });
-    expect(await login('app_green', current.value ?? '')).toBe(true);
-    expect(await login('app_blue', 'Blue-Alt-Pw-00000001')).toBe(true);
-    expect(await versionsOf('db-alt')).toHaveLength(2);
+    await testbed.expectLogsIn('app_green', current.value);
+    await testbed.expectLogsIn('app_blue', 'Blue-Alt-Pw-00000001');
+    expect(await testbed.versionsOf('db-alt')).toHaveLength(2);
   });
 });
 
 describe('the Flexible Server administrator', () => {
   it('is rotated through ARM: the PATCH changes the real administrator password', async () => {
-    await createRole('flex_admin', 'Flex-Admin-Pw-0000001');
+    await testbed.createRole('flex_admin', 'Flex-Admin-Pw-0000001');
     const { resourceId } = stack.arm.registerFlexibleServer({
       subscriptionId: '00000000-0000-0000-0000-00000000e2e0',
       resourceGroup: 'rg-e2e',
@@ -153,21 +92,18 @@ describe('the Flexible Server administrator', () => {
       administratorLogin: 'flex_admin',
       controlPlane: { ...stack.postgres.adminConnection(), sslMode: 'verify-full' },
     });
-    await secrets.setSecret('pg-e2e-admin', 'Flex-Admin-Pw-0000001', {
-      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-      tags: {
-        'vigil-rotation': 'postgres-flexible-admin',
-        'vigil-resource-id': resourceId,
-        'vigil-port': String(stack.postgres.port),
-      },
-    });
+    await testbed.markForRotation(
+      'pg-e2e-admin',
+      'Flex-Admin-Pw-0000001',
+      testbed.flexibleAdminTags(resourceId),
+    );
 
-    const status = await rotateFor('pg-e2e-admin');
+    const status = await rotationOutcome(stack, 'pg-e2e-admin');
 
     expect(status.output).toMatchObject({ outcome: 'rotated' });
-    const current = await secrets.getSecret('pg-e2e-admin');
-    expect(await login('flex_admin', current.value ?? '')).toBe(true);
-    expect(await login('flex_admin', 'Flex-Admin-Pw-0000001')).toBe(false);
+    const current = await testbed.currentVersion('pg-e2e-admin');
+    await testbed.expectLogsIn('flex_admin', current.value);
+    await testbed.expectLoginRefused('flex_admin', 'Flex-Admin-Pw-0000001');
     expect(current.value?.toLowerCase()).not.toMatch(/fle|lex|adm|dmi|min/);
   });
 });
@@ -181,7 +117,7 @@ describe('rotation on demand: POST /api/secrets/{vault}/{name}/rotate', () => {
   };
 
   it('rotates for a responder and answers with the status URLs', async () => {
-    const before = await secrets.getSecret('db-single');
+    const before = await testbed.currentVersion('db-single');
     const response = await rotate('db-single', ['responder']);
     expect(response.status).toBe(202);
     const body = (await response.json()) as { id: string; statusQueryGetUri: string };
@@ -197,10 +133,10 @@ describe('rotation on demand: POST /api/secrets/{vault}/{name}/rotate', () => {
         },
       )
       .toBe('Completed');
-    const after = await secrets.getSecret('db-single');
+    const after = await testbed.currentVersion('db-single');
     expect(after.properties.version).not.toBe(before.properties.version);
-    expect(await login('app_single', after.value ?? '')).toBe(true);
-    expect(await versionsOf('db-single')).toHaveLength(3);
+    await testbed.expectLogsIn('app_single', after.value);
+    expect(await testbed.versionsOf('db-single')).toHaveLength(3);
   });
 
   it.each([
@@ -218,21 +154,21 @@ describe('rotation on demand: POST /api/secrets/{vault}/{name}/rotate', () => {
 
 describe('the rotation sweep', () => {
   it('rotates a marked secret without expiry when the hourly timer fires, and gives it an expiry', async () => {
-    await secrets.setSecret('api-key-sweep', 'initial-api-key-value-01', {
+    await testbed.secrets.setSecret('api-key-sweep', 'initial-api-key-value-01', {
       tags: { 'vigil-rotation': 'random', 'vigil-validity-days': '90' },
     });
-    await secrets.setSecret('untagged-sweep', 'not-vigils-to-rotate-01');
+    await testbed.secrets.setSecret('untagged-sweep', 'not-vigils-to-rotate-01');
     const sweeps = executions(lines, 'rotationSweep');
 
     await stack.advanceClock(3600_000);
 
     await expect.poll(() => executions(lines, 'rotationSweep'), { timeout: 20_000 }).toBeGreaterThan(sweeps);
-    const status = await rotateFor('api-key-sweep');
+    const status = await rotationOutcome(stack, 'api-key-sweep');
     expect(status.output).toMatchObject({ outcome: 'rotated' });
-    const current = await secrets.getSecret('api-key-sweep');
+    const current = await testbed.currentVersion('api-key-sweep');
     expect(current.value).toMatch(/^[A-Za-z0-9._~-]{32}$/);
     expect(current.properties.expiresOn?.getTime()).toBeGreaterThan(stack.clock.now().getTime() + 89 * day);
-    expect(await versionsOf('untagged-sweep')).toHaveLength(1);
+    expect(await testbed.versionsOf('untagged-sweep')).toHaveLength(1);
   });
 });
 
@@ -252,12 +188,12 @@ function keepLoggingIn(secretName: string) {
   let count = 0;
   const loop = (async () => {
     while (running) {
-      const current = await secrets.getSecret(secretName).catch(() => undefined);
+      const current = await testbed.currentVersion(secretName).catch(() => undefined);
       const role =
         current?.properties.tags?.['vigil-active-role'] ?? current?.properties.tags?.['vigil-role'];
       if (current?.value && role) {
         count += 1;
-        if (!(await login(role, current.value)))
+        if (!(await testbed.canLogin(role, current.value)))
           failures.push(`login as ${role} with version ${current.properties.version}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 30));

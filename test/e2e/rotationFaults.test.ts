@@ -1,70 +1,28 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { AccessToken, TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditStream, localVault } from '../../local/stack.js';
-import { canLogin } from '../../src/adapters/postgres.js';
 import { rotationInstanceId } from '../../src/core/rotation/steps.js';
+import { RotationTestbed, rotationFinished, rotationOutcome } from '../support/rotation.js';
 import { type EventTap, expectNoSecretLeaks, SecretCanaries, tapEvents } from '../support/secretHygiene.js';
 import { executions, type InstanceStatus, startTestStack, waitForInstance } from '../support/stack.js';
 
-const day = 24 * 3600_000;
 const fixtures = path.resolve(import.meta.dirname, '../fixtures/keyvault');
-const credential: TokenCredential = {
-  getToken: async (): Promise<AccessToken> => ({ token: 'e2e', expiresOnTimestamp: Date.now() + 3600_000 }),
-};
 const lines: string[] = [];
 let stack: Awaited<ReturnType<typeof startTestStack>>;
-let secrets: SecretClient;
+let testbed: RotationTestbed;
 let tap: EventTap;
 const canaries = new SecretCanaries();
 
 beforeAll(async () => {
   stack = await startTestStack(lines);
-  secrets = new SecretClient(stack.keyVault.url(localVault), credential, {
-    disableChallengeResourceVerification: true,
-  });
+  testbed = RotationTestbed.onStack(stack);
   tap = await tapEvents(stack);
 });
 afterAll(async () => {
   await tap?.close();
   await stack?.cleanUp();
 });
-
-async function sql(statement: string): Promise<void> {
-  const client = new pg.Client({ ...stack.postgres.adminConnection(), ssl: { rejectUnauthorized: true } });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-const login = (user: string, password: string) =>
-  canLogin({ ...stack.postgres.adminConnection(), user, password, sslMode: 'verify-full' });
-
-async function versionsOf(name: string) {
-  const versions = [];
-  for await (const version of secrets.listPropertiesOfSecretVersions(name)) versions.push(version);
-  return versions;
-}
-
-const finished = (status: InstanceStatus) =>
-  ['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus);
-const outcomeOf = (name: string, timeoutMs = 60_000) =>
-  waitForInstance(stack, rotationInstanceId(localVault, name), finished, timeoutMs);
-
-function roleTags(role: string): Record<string, string> {
-  return {
-    'vigil-rotation': 'postgres-role',
-    'vigil-host': '127.0.0.1',
-    'vigil-port': String(stack.postgres.port),
-    'vigil-role': role,
-  };
-}
 
 /** A Key Vault event for the local vault, as the emulator's system topic publishes it. */
 function secretEvent(type: 'SecretNearExpiry' | 'SecretExpired', name: string, version: string, id: string) {
@@ -87,7 +45,8 @@ function secretEvent(type: 'SecretNearExpiry' | 'SecretExpired', name: string, v
 
 /** Reads a disabled pending value (enabling it for a moment) so the hygiene scan looks for it too. */
 async function registerPendingCanaries(name: string): Promise<void> {
-  for (const version of await versionsOf(`${name}-pending`)) {
+  const { secrets } = testbed;
+  for (const version of await testbed.versionsOf(`${name}-pending`)) {
     await secrets.updateSecretProperties(`${name}-pending`, version.version ?? '', { enabled: true });
     const { value } = await secrets.getSecret(`${name}-pending`, { version: version.version ?? '' });
     await secrets.updateSecretProperties(`${name}-pending`, version.version ?? '', { enabled: false });
@@ -106,13 +65,13 @@ function rotationFailedEvents(): { data: Record<string, unknown> }[] {
 
 describe('at-least-once, unordered delivery', () => {
   it('rotates once however often and in whatever order the events arrive', async () => {
-    await sql(`CREATE ROLE app_dup LOGIN PASSWORD 'Dup-Initial-Pw-000001'`);
+    await testbed.createRole('app_dup', 'Dup-Initial-Pw-000001');
     const before = executions(lines, 'promotePendingCredential');
-    const first = await secrets.setSecret('db-dup', 'Dup-Initial-Pw-000001', {
-      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-      tags: roleTags('app_dup'),
-    });
-    const version = first.properties.version ?? '';
+    const version = await testbed.markForRotation(
+      'db-dup',
+      'Dup-Initial-Pw-000001',
+      testbed.roleTags('app_dup'),
+    );
     const replay = () =>
       stack.eventGrid.publishSystemEvents(localVault, [
         secretEvent('SecretExpired', 'db-dup', version, 'dup-expired'),
@@ -121,33 +80,30 @@ describe('at-least-once, unordered delivery', () => {
       ]);
     replay();
     replay();
-    expect((await outcomeOf('db-dup')).output).toMatchObject({ outcome: 'rotated' });
+    expect((await rotationOutcome(stack, 'db-dup')).output).toMatchObject({ outcome: 'rotated' });
 
     replay();
     await stack.eventGrid.idle();
-    const last = await outcomeOf('db-dup');
+    const last = await rotationOutcome(stack, 'db-dup');
 
-    expect(await versionsOf('db-dup')).toHaveLength(2);
+    expect(await testbed.versionsOf('db-dup')).toHaveLength(2);
     expect(executions(lines, 'promotePendingCredential') - before).toBe(1);
     expect(last.output).toMatchObject({
       outcome: 'skipped',
       reason: expect.stringContaining('already rotated'),
     });
-    const current = await secrets.getSecret('db-dup');
-    expect(await login('app_dup', current.value ?? '')).toBe(true);
+    const current = await testbed.currentVersion('db-dup');
+    await testbed.expectLogsIn('app_dup', current.value);
   });
 });
 
 describe('faults', () => {
   it('retries while PostgreSQL is down, then fails cleanly: the old credential stays current, RotationFailed is published', async () => {
-    await sql(`CREATE ROLE app_down LOGIN PASSWORD 'Down-Initial-Pw-00001'`);
-    const tags = roleTags('app_down');
+    await testbed.createRole('app_down', 'Down-Initial-Pw-00001');
+    const tags = testbed.roleTags('app_down');
     await stack.stopPostgres();
     try {
-      await secrets.setSecret('db-down', 'Down-Initial-Pw-00001', {
-        expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-        tags,
-      });
+      await testbed.markForRotation('db-down', 'Down-Initial-Pw-00001', tags);
       const instanceId = rotationInstanceId(localVault, 'db-down');
       // Durable retry timers follow the stack clock: move it on until the retries run out.
       let status: InstanceStatus | undefined;
@@ -156,7 +112,7 @@ describe('faults', () => {
           async () => {
             await stack.advanceClock(30_000);
             status = await waitForInstance(stack, instanceId, () => true);
-            return finished(status);
+            return rotationFinished(status);
           },
           { timeout: 60_000, interval: 300 },
         )
@@ -170,11 +126,11 @@ describe('faults', () => {
       l.includes("Executed 'Functions.setPendingOnTarget' (Failed"),
     ).length;
     expect(attempts).toBe(4);
-    const current = await secrets.getSecret('db-down');
+    const current = await testbed.currentVersion('db-down');
     expect(current.value).toBe('Down-Initial-Pw-00001');
-    expect(await login('app_down', 'Down-Initial-Pw-00001')).toBe(true);
-    expect(await versionsOf('db-down')).toHaveLength(1);
-    expect((await versionsOf('db-down-pending')).filter((v) => v.enabled)).toEqual([]);
+    await testbed.expectLogsIn('app_down', 'Down-Initial-Pw-00001');
+    expect(await testbed.versionsOf('db-down')).toHaveLength(1);
+    await testbed.expectNoEnabledPending('db-down');
     await registerPendingCanaries('db-down');
     await stack.eventGrid.idle();
     expect(rotationFailedEvents().map((event) => event.data)).toContainEqual(
@@ -185,33 +141,32 @@ describe('faults', () => {
   });
 
   it('backs off when Key Vault throttles (429 with Retry-After) and completes', async () => {
-    await sql(`CREATE ROLE app_slow LOGIN PASSWORD 'Slow-Initial-Pw-00001'`);
+    await testbed.createRole('app_slow', 'Slow-Initial-Pw-00001');
     const throttledBefore = stack.keyVault.admin.counts().throttled;
     stack.keyVault.admin.rateLimit({ perSecond: 2 });
     try {
-      await secrets.setSecret('db-throttled', 'Slow-Initial-Pw-00001', {
-        expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-        tags: roleTags('app_slow'),
+      await testbed.markForRotation('db-throttled', 'Slow-Initial-Pw-00001', testbed.roleTags('app_slow'));
+      expect((await rotationOutcome(stack, 'db-throttled', 90_000)).output).toMatchObject({
+        outcome: 'rotated',
       });
-      expect((await outcomeOf('db-throttled', 90_000)).output).toMatchObject({ outcome: 'rotated' });
     } finally {
       stack.keyVault.admin.clearFaults();
     }
     expect(stack.keyVault.admin.counts().throttled).toBeGreaterThan(throttledBefore);
-    const current = await secrets.getSecret('db-throttled');
-    expect(await login('app_slow', current.value ?? '')).toBe(true);
-    expect(await versionsOf('db-throttled')).toHaveLength(2);
+    const current = await testbed.currentVersion('db-throttled');
+    await testbed.expectLogsIn('app_slow', current.value);
+    expect(await testbed.versionsOf('db-throttled')).toHaveLength(2);
   }, 120_000);
 
   it('records bad tags as a failed rotation with the tag and rule, without touching the secret', async () => {
-    await secrets.setSecret('db-bad-tags', 'Bad-Tags-Pw-000000001', {
-      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-      tags: { ...roleTags('app_none'), 'vigil-host': '' },
+    await testbed.markForRotation('db-bad-tags', 'Bad-Tags-Pw-000000001', {
+      ...testbed.roleTags('app_none'),
+      'vigil-host': '',
     });
-    const status = await outcomeOf('db-bad-tags');
+    const status = await rotationOutcome(stack, 'db-bad-tags');
     expect(status.output).toMatchObject({ outcome: 'failed', step: 'plan' });
     expect(String((status.output as { error: string }).error)).toContain('tag vigil-host is required');
-    expect(await versionsOf('db-bad-tags')).toHaveLength(1);
+    expect(await testbed.versionsOf('db-bad-tags')).toHaveLength(1);
     await stack.eventGrid.idle();
     expect(rotationFailedEvents().map((event) => event.data)).toContainEqual(
       expect.objectContaining({ secret: 'db-bad-tags', step: 'plan', strategy: 'unknown' }),
@@ -223,9 +178,7 @@ describe('faults', () => {
   });
 
   it('acknowledges and ignores an expiry event for a secret that is not marked for rotation', async () => {
-    await secrets.setSecret('plain-setting', 'not-rotated-value-001', {
-      expiresOn: new Date(stack.clock.now().getTime() + 29 * day),
-    });
+    await testbed.writeUnmarked('plain-setting', 'not-rotated-value-001');
     await stack.eventGrid.idle();
     await expect
       .poll(() =>
@@ -234,7 +187,7 @@ describe('faults', () => {
         ),
       )
       .toBe(true);
-    expect(await versionsOf('plain-setting')).toHaveLength(1);
+    expect(await testbed.versionsOf('plain-setting')).toHaveLength(1);
   });
 });
 

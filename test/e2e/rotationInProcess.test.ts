@@ -3,9 +3,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { AccessToken, TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../local/clock.js';
 import { type IdentityEndpoint, startIdentityEndpoint } from '../../local/emulators/identity/index.js';
@@ -13,9 +10,9 @@ import { type KeyVaultEmulator, startKeyVaultEmulator } from '../../local/emulat
 import { issueToken } from '../../local/host/easyAuth.js';
 import { LocalPostgres } from '../../local/services/postgres.js';
 import { ensureLocalCertificates, trustLocalCa } from '../../local/tls.js';
-import { canLogin } from '../../src/adapters/postgres.js';
 import { rotationInstanceId } from '../../src/core/rotation/steps.js';
 import { type InProcessHost, startInProcessHost } from '../support/inProcessHost.js';
+import { RotationTestbed, vaultClient } from '../support/rotation.js';
 
 /**
  * The rotation triggers and orchestration with the host in this process, against the real Key
@@ -24,17 +21,13 @@ import { type InProcessHost, startInProcessHost } from '../support/inProcessHost
  * sslmode, events for missing or unmarked secrets, the random strategy's webhook, the sweep.
  */
 const vault = 'kv-inproc';
-const day = 24 * 3600_000;
-const credential: TokenCredential = {
-  getToken: async (): Promise<AccessToken> => ({ token: 'e2e', expiresOnTimestamp: Date.now() + 3600_000 }),
-};
 let workDir: string;
 let pgDir: string;
 let keyVault: KeyVaultEmulator;
 let identity: IdentityEndpoint;
 let postgres: LocalPostgres;
 let host: InProcessHost;
-let secrets: SecretClient;
+let testbed: RotationTestbed;
 let receiver: Server;
 const notifications: unknown[] = [];
 
@@ -64,7 +57,11 @@ beforeAll(async () => {
     VIGIL_ROTATION_VAULTS: vault,
   });
   host = await startInProcessHost();
-  secrets = new SecretClient(keyVault.url(vault), credential, { disableChallengeResourceVerification: true });
+  testbed = new RotationTestbed({
+    secrets: vaultClient(keyVault.url(vault)),
+    database: () => postgres,
+    now: () => new Date(),
+  });
 });
 
 afterAll(async () => {
@@ -74,26 +71,6 @@ afterAll(async () => {
   await postgres?.stop();
   await new Promise((resolve) => receiver?.close(resolve));
   await Promise.all([workDir, pgDir].map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function sql(statement: string): Promise<void> {
-  const client = new pg.Client({ ...postgres.adminConnection(), ssl: { rejectUnauthorized: true } });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-const login = (user: string, password: string) =>
-  canLogin({ ...postgres.adminConnection(), user, password, sslMode: 'verify-full' });
-
-const roleTags = (role: string) => ({
-  'vigil-rotation': 'postgres-role',
-  'vigil-host': '127.0.0.1',
-  'vigil-port': String(postgres.port),
-  'vigil-role': role,
 });
 
 function nearExpiry(name: string, version: string, type = 'SecretNearExpiry') {
@@ -148,33 +125,27 @@ async function outcome(name: string): Promise<Record<string, unknown>> {
   return body.output ?? {};
 }
 
-async function setSecret(name: string, value: string, tags: Record<string, string>) {
-  const written = await secrets.setSecret(name, value, { expiresOn: new Date(Date.now() + 29 * day), tags });
-  return written.properties.version ?? '';
-}
-
 describe('rotation with the host in process', () => {
   it('rotates a single role from an expiry event, and skips the same event once rotated', async () => {
-    await sql(`CREATE ROLE ip_single LOGIN PASSWORD 'Ip-Single-Pw-0000001'`);
-    const version = await setSecret('ip-single', 'Ip-Single-Pw-0000001', roleTags('ip_single'));
+    const version = await testbed.markRoleForRotation('ip-single', 'ip_single', 'Ip-Single-Pw-0000001');
     expect(await deliver(nearExpiry('ip-single', version))).toBe(202);
     expect(await outcome('ip-single')).toMatchObject({ outcome: 'rotated' });
-    const current = await secrets.getSecret('ip-single');
-    expect(await login('ip_single', current.value ?? '')).toBe(true);
-    expect(await login('ip_single', 'Ip-Single-Pw-0000001')).toBe(false);
+    const current = await testbed.currentVersion('ip-single');
+    await testbed.expectLogsIn('ip_single', current.value);
+    await testbed.expectLoginRefused('ip_single', 'Ip-Single-Pw-0000001');
 
     expect(await deliver(nearExpiry('ip-single', version, 'SecretExpired'))).toBe(202);
     expect(await outcome('ip-single')).toMatchObject({ outcome: 'skipped' });
   });
 
   it('rotates an alternating pair with the admin secret', async () => {
-    await sql(`CREATE ROLE ip_admin LOGIN CREATEROLE PASSWORD 'Ip-Admin-Pw-00000001'`);
-    await sql(`CREATE ROLE ip_a LOGIN PASSWORD 'Ip-A-Pw-000000000001'`);
-    await sql(`CREATE ROLE ip_b LOGIN PASSWORD 'Ip-B-Pw-000000000001'`);
-    await sql('GRANT ip_a, ip_b TO ip_admin WITH ADMIN OPTION');
-    await secrets.setSecret('ip-admin', 'Ip-Admin-Pw-00000001');
-    const version = await setSecret('ip-pair', 'Ip-A-Pw-000000000001', {
-      ...roleTags('ip_a'),
+    await testbed.sql(`CREATE ROLE ip_admin LOGIN CREATEROLE PASSWORD 'Ip-Admin-Pw-00000001'`);
+    await testbed.createRole('ip_a', 'Ip-A-Pw-000000000001');
+    await testbed.createRole('ip_b', 'Ip-B-Pw-000000000001');
+    await testbed.sql('GRANT ip_a, ip_b TO ip_admin WITH ADMIN OPTION');
+    await testbed.secrets.setSecret('ip-admin', 'Ip-Admin-Pw-00000001');
+    const version = await testbed.markForRotation('ip-pair', 'Ip-A-Pw-000000000001', {
+      ...testbed.roleTags('ip_a'),
       'vigil-rotation': 'postgres-alternating',
       'vigil-role-alternate': 'ip_b',
       'vigil-admin-secret': 'ip-admin',
@@ -182,26 +153,29 @@ describe('rotation with the host in process', () => {
     });
     await deliver(nearExpiry('ip-pair', version));
     expect(await outcome('ip-pair')).toMatchObject({ outcome: 'rotated' });
-    const current = await secrets.getSecret('ip-pair');
+    const current = await testbed.currentVersion('ip-pair');
     expect(current.properties.tags?.['vigil-active-role']).toBe('ip_b');
-    expect(await login('ip_b', current.value ?? '')).toBe(true);
-    expect(await login('ip_a', 'Ip-A-Pw-000000000001')).toBe(true);
+    await testbed.expectLogsIn('ip_b', current.value);
+    await testbed.expectLogsIn('ip_a', 'Ip-A-Pw-000000000001');
   });
 
   it('fails cleanly when the role cannot change its own password, and disables the pending value', async () => {
-    const version = await setSecret('ip-norole', 'No-Such-Role-Pw-0001', roleTags('ip_missing'));
+    const version = await testbed.markForRotation(
+      'ip-norole',
+      'No-Such-Role-Pw-0001',
+      testbed.roleTags('ip_missing'),
+    );
     await deliver(nearExpiry('ip-norole', version));
     const result = await outcome('ip-norole');
     expect(result).toMatchObject({ outcome: 'failed', step: 'set' });
     expect(String(result.error)).toContain('auth-failed');
-    expect((await secrets.getSecret('ip-norole')).value).toBe('No-Such-Role-Pw-0001');
-    for await (const pending of secrets.listPropertiesOfSecretVersions('ip-norole-pending'))
-      expect(pending.enabled).toBe(false);
+    expect((await testbed.currentVersion('ip-norole')).value).toBe('No-Such-Role-Pw-0001');
+    await testbed.expectNoEnabledPending('ip-norole');
   });
 
   it('records bad tags, ignores unmarked secrets and unparseable or irrelevant events', async () => {
-    const bad = await setSecret('ip-bad', 'Ip-Bad-Pw-0000000001', {
-      ...roleTags('x'),
+    const bad = await testbed.markForRotation('ip-bad', 'Ip-Bad-Pw-0000000001', {
+      ...testbed.roleTags('x'),
       'vigil-sslmode': 'prefer',
     });
     await deliver(nearExpiry('ip-bad', bad));
@@ -209,7 +183,7 @@ describe('rotation with the host in process', () => {
     expect(result).toMatchObject({ outcome: 'failed', step: 'plan' });
     expect(String(result.error)).toContain('tag vigil-sslmode must be one of');
 
-    const plain = await setSecret('ip-plain', 'Ip-Plain-Value-00001', {});
+    const plain = await testbed.writeUnmarked('ip-plain', 'Ip-Plain-Value-00001');
     expect(await deliver(nearExpiry('ip-plain', plain))).toBe(202);
     expect(await deliver(nearExpiry('ip-gone', 'v1'))).toBe(202);
     expect(await deliver(nearExpiry('ip-plain', plain, 'SecretNewVersionCreated'))).toBe(202);
@@ -219,7 +193,7 @@ describe('rotation with the host in process', () => {
 
   it('rotates a random value on demand and tells the webhook the new version', async () => {
     const { port } = receiver.address() as AddressInfo;
-    await setSecret('ip-api-key', 'initial-api-key-000001', {
+    await testbed.markForRotation('ip-api-key', 'initial-api-key-000001', {
       'vigil-rotation': 'random',
       'vigil-webhook': `http://127.0.0.1:${port}/rotated`,
     });
@@ -234,7 +208,7 @@ describe('rotation with the host in process', () => {
     });
     expect(response.status).toBe(202);
     expect(await outcome('ip-api-key')).toMatchObject({ outcome: 'rotated' });
-    const current = await secrets.getSecret('ip-api-key');
+    const current = await testbed.currentVersion('ip-api-key');
     expect(notifications).toContainEqual(
       expect.objectContaining({
         type: 'Vigil.SecretRotated',
@@ -246,7 +220,9 @@ describe('rotation with the host in process', () => {
   });
 
   it('sweeps the configured vault: a marked secret without expiry is rotated', async () => {
-    await secrets.setSecret('ip-sweep', 'initial-sweep-value-01', { tags: { 'vigil-rotation': 'random' } });
+    await testbed.secrets.setSecret('ip-sweep', 'initial-sweep-value-01', {
+      tags: { 'vigil-rotation': 'random' },
+    });
     const response = await fetch(`${host.host.url}/admin/functions/rotationSweep`, {
       method: 'POST',
       headers: { 'x-functions-key': host.keys.masterKey, 'content-type': 'application/json' },
