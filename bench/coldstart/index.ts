@@ -51,17 +51,21 @@ export async function coldstart(options: BenchOptions): Promise<BenchmarkReport>
     ['vigil', appRoot],
   ] as const) {
     // The module-listing run also warms the file cache, so timed runs compare code, not disk.
-    const listing = await startOnce(root, true);
+    const listing = await startOnce(root, { listModules: true });
     cases.push({ label, root, samples: [], loaded: await loadedBytes(listing.modules ?? [], root) });
   }
   for (let run = 0; run < runs; run += 1) {
     // Interleaved, so a noisy neighbour slows both alike.
-    for (const each of cases) each.samples.push(await startOnce(each.root, false));
+    for (const each of cases) each.samples.push(await startOnce(each.root));
   }
   const [hello, vigil] = cases;
   if (!hello || !vigil) throw new ColdStartError('both cases must have run');
   checkRegistrations(hello, vigil);
   const size = await deploySize(appRoot);
+  const importAlone = await timeImports(
+    size.direct.map((dep) => dep.name),
+    Math.min(runs, 3),
+  );
   return {
     title: `coldstart: node imports the app and registers every function (${runs} runs each, medians)`,
     table: {
@@ -77,7 +81,7 @@ export async function coldstart(options: BenchOptions): Promise<BenchmarkReport>
       ],
       rows: cases.map((each) => row(each)),
     },
-    notes: [...sizeNotes(size, vigil.loaded)],
+    notes: [...sizeNotes(size, vigil.loaded, importAlone)],
     ratios: [
       {
         name: 'coldstart.wall',
@@ -121,8 +125,16 @@ function checkRegistrations(hello: Case, vigil: Case): void {
 }
 
 /** Spawns one cold start and times it from spawn to exit. */
-function startOnce(root: string, listModules: boolean): Promise<Timed> {
-  const args = [loadOnce, root, ...(listModules ? ['--modules'] : [])];
+function startOnce(
+  root: string,
+  extra: { listModules?: boolean; importPackage?: string } = {},
+): Promise<Timed> {
+  const args = [
+    loadOnce,
+    root,
+    ...(extra.listModules ? ['--modules'] : []),
+    ...(extra.importPackage ? ['--import', extra.importPackage] : []),
+  ];
   const started = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -150,6 +162,23 @@ function startOnce(root: string, listModules: boolean): Promise<Timed> {
   });
 }
 
+/**
+ * How long each direct dependency takes to import on its own, after the hello app has loaded
+ * (so `@azure/functions` and its worker stub are in place): what lazily importing it would save.
+ */
+async function timeImports(packages: string[], runs: number): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  for (const name of packages) {
+    const samples: number[] = [];
+    for (let run = 0; run < runs; run += 1) {
+      const sample = await startOnce(helloRoot, { importPackage: name });
+      if (sample.packageImportMs !== undefined) samples.push(sample.packageImportMs);
+    }
+    if (samples.length > 0) times.set(name, median(samples));
+  }
+  return times;
+}
+
 async function loadedBytes(urls: string[], root: string): Promise<LoadedBytes> {
   const byPackage = new Map<string, { bytes: number; modules: number }>();
   let bytes = 0;
@@ -175,7 +204,7 @@ function packageDir(file: string): string | undefined {
   return parts.slice(0, at + 1 + scoped).join(path.sep);
 }
 
-function sizeNotes(size: DeploySize, loaded: LoadedBytes): string[] {
+function sizeNotes(size: DeploySize, loaded: LoadedBytes, importAlone: Map<string, number>): string[] {
   const loadedIn = (dirs: Iterable<string>) => {
     let bytes = 0;
     let modules = 0;
@@ -183,18 +212,21 @@ function sizeNotes(size: DeploySize, loaded: LoadedBytes): string[] {
       bytes += loaded.byPackage.get(dir)?.bytes ?? 0;
       modules += loaded.byPackage.get(dir)?.modules ?? 0;
     }
-    return `${mib(bytes)} MiB loaded at cold start (${modules} modules)`;
+    return `${mib(bytes)} MiB loaded by vigil's cold start (${modules} modules)`;
   };
   const heaviestLoaded = [...loaded.byPackage.entries()]
     .filter(([dir]) => dir !== 'app' && dir !== 'other')
     .sort(([, a], [, b]) => b.bytes - a.bytes)
     .slice(0, 8);
+  const byImportTime = [...size.direct].sort(
+    (a, b) => (importAlone.get(b.name) ?? 0) - (importAlone.get(a.name) ?? 0),
+  );
   return [
     `deploy size: ${mib(size.total.bytes)} MiB in ${size.total.files} files — app (dist/src, host.json, package.json) ${mib(size.app.bytes)} MiB, ${size.packages.length} production packages ${mib(size.total.bytes - size.app.bytes)} MiB`,
-    'heaviest production dependencies (direct dependency with everything it pulls in; shared packages count in each):',
-    ...size.direct.map(
+    'heaviest production dependencies, by median time to import alone (a direct dependency with all it pulls in; shared packages count in each):',
+    ...byImportTime.map(
       (dep) =>
-        `  ${dep.name}: ${mib(dep.bytes)} MiB on disk in ${dep.dirs.size} packages, ${loadedIn(dep.dirs)}`,
+        `  ${dep.name}: ${ms(importAlone.get(dep.name) ?? Number.NaN)} ms to import, ${mib(dep.bytes)} MiB on disk in ${dep.dirs.size} packages, ${loadedIn(dep.dirs)}`,
     ),
     'heaviest packages loaded at cold start:',
     ...heaviestLoaded.map(

@@ -19,6 +19,7 @@ interface Settings {
 }
 
 type Path = 'direct' | 'eventgrid';
+type Target = 'trivial' | 'vigil';
 
 interface RunResult {
   wallMs: number;
@@ -30,15 +31,27 @@ interface RunResult {
 
 interface Case {
   path: Path;
-  receiver: Receiver;
-  /** The eventgrid path's topic, subscribed to the receiver. */
-  topic?: IntakeTopic;
+  target: Target;
+  label: string;
   results: RunResult[];
+  peakRss?: number;
+}
+
+/** One run's receivers: a fresh stack each run, so no run works on a task hub the last one filled. */
+interface RunContext {
+  run: number;
+  trivial: Receiver;
+  vigil: VigilReceiver;
+  topics: Map<Target, IntakeTopic>;
 }
 
 /** Event Grid's own limit on events per delivery. */
 const maxBatch = 5000;
 const effectTimeoutMs = 10 * 60_000;
+const labels: Record<Target, string> = {
+  trivial: 'trivial webhook (answers 200)',
+  vigil: 'vigil probeEvents',
+};
 
 /**
  * Event intake: batches of probe requests (with duplicates) into Vigil's `probeEvents` webhook,
@@ -50,28 +63,27 @@ const effectTimeoutMs = 10 * 60_000;
  */
 export async function eventIntake(options: BenchOptions): Promise<BenchmarkReport> {
   const settings = settingsFrom(options);
+  const cases: Case[] = (['direct', 'eventgrid'] as const).flatMap((path) =>
+    (['trivial', 'vigil'] as const).map((target) => ({ path, target, label: labels[target], results: [] })),
+  );
   const trivial = await startTrivialWebhook();
-  let vigil: VigilReceiver | undefined;
   try {
-    vigil = await startVigil();
-    const cases: Case[] = [];
-    for (const path of ['direct', 'eventgrid'] as const)
-      for (const receiver of [trivial, vigil]) {
-        const name = `intake-${receiver === vigil ? 'vigil' : 'trivial'}`;
-        const topic =
-          path === 'eventgrid'
-            ? await intakeTopic(vigil.stack, name, receiver.webhookUrl, settings.batch)
-            : undefined;
-        if (topic) vigil.onLine((line) => countFailedDelivery(topic, line));
-        cases.push({ path, receiver, ...(topic && { topic }), results: [] });
+    for (let run = 1; run <= settings.runs; run += 1) {
+      const vigil = await startVigil();
+      try {
+        const context = await runContext(run, trivial, vigil, settings);
+        for (const each of cases) each.results.push(await measure(each, context, settings));
+        const hostPeak = await peakRssOf(vigil.pid);
+        for (const each of cases.filter((c) => c.target === 'vigil'))
+          each.peakRss = Math.max(each.peakRss ?? 0, hostPeak ?? 0);
+      } finally {
+        await vigil.stop();
       }
-    for (let run = 1; run <= settings.runs; run += 1)
-      for (const each of cases) each.results.push(await measure(each, run, settings, vigil));
-    const peaks = new Map<Receiver, number | undefined>();
-    for (const receiver of [trivial, vigil]) peaks.set(receiver, await peakRssOf(receiver.pid));
-    return report(settings, cases, peaks);
+    }
+    const trivialPeak = await peakRssOf(trivial.pid);
+    for (const each of cases.filter((c) => c.target === 'trivial')) each.peakRss = trivialPeak;
+    return report(settings, cases);
   } finally {
-    await vigil?.stop();
     await trivial.stop();
   }
 }
@@ -89,53 +101,68 @@ function settingsFrom(options: BenchOptions): Settings {
   return settings;
 }
 
-async function measure(
-  each: Case,
+async function runContext(
   run: number,
-  settings: Settings,
+  trivial: Receiver,
   vigil: VigilReceiver,
-): Promise<RunResult> {
-  const tag = `r${run}${each.path}${each.receiver === vigil ? 'v' : 't'}-${randomBytes(3).toString('hex')}`;
+  settings: Settings,
+): Promise<RunContext> {
+  const topics = new Map<Target, IntakeTopic>();
+  for (const [target, receiver] of [
+    ['trivial', trivial],
+    ['vigil', vigil],
+  ] as const) {
+    const topic = await intakeTopic(vigil.stack, `intake-${target}`, receiver.webhookUrl, settings.batch);
+    vigil.onLine((line) => countFailedDelivery(topic, line));
+    topics.set(target, topic);
+  }
+  return { run, trivial, vigil, topics };
+}
+
+async function measure(each: Case, context: RunContext, settings: Settings): Promise<RunResult> {
+  const receiver = each.target === 'vigil' ? context.vigil : context.trivial;
+  const topic = each.path === 'eventgrid' ? context.topics.get(each.target) : undefined;
+  const tag = `r${context.run}${each.path}${each.target[0]}-${randomBytes(3).toString('hex')}`;
   const workload = probeWorkload({
     tag,
     events: settings.events,
     duplicates: settings.duplicates,
-    seed: run,
+    seed: context.run,
   });
-  const failuresBefore = each.receiver.effects.failures;
-  const deadLetteredBefore = deadLettered(vigil, each.topic);
-  const failedDeliveriesBefore = each.topic?.failedDeliveries ?? 0;
+  const failuresBefore = receiver.effects.failures;
+  const failedDeliveriesBefore = topic?.failedDeliveries ?? 0;
   const started = performance.now();
-  const sent = each.topic
-    ? await publishAll(each.topic, workload.events)
+  const sent = topic
+    ? await publishAll(topic, workload.events)
     : await postBatches(
-        each.receiver.webhookUrl,
+        receiver.webhookUrl,
         inBatches(workload.events, settings.batch),
         settings.concurrency,
       );
-  await each.receiver.effects.waitForAll(workload.probeIds, effectTimeoutMs);
-  if (each.path === 'eventgrid') await vigil.stack.eventGrid.idle();
+  await receiver.effects.waitForAll(workload.probeIds, effectTimeoutMs);
+  if (topic) await context.vigil.stack.eventGrid.idle();
   const wallMs = performance.now() - started;
-  if (deadLettered(vigil, each.topic) !== deadLetteredBefore)
-    throw new IntakeCorrectnessError(`Event Grid dead-lettered events bound for ${each.receiver.label}`);
+  if (topic) checkNothingDeadLettered(context.vigil, topic);
   const result: RunResult = {
     wallMs,
-    effectMs: effectTimes(workload, sent, each.receiver),
-    retries: sent.retries + (each.topic?.failedDeliveries ?? 0) - failedDeliveriesBefore,
-    failedInvocations: each.receiver.effects.failures - failuresBefore,
+    effectMs: effectTimes(workload, sent, receiver),
+    retries: sent.retries + (topic?.failedDeliveries ?? 0) - failedDeliveriesBefore,
+    failedInvocations: receiver.effects.failures - failuresBefore,
   };
-  if (each.receiver === vigil) {
-    // Also lets the run's orchestrations finish their first work, so it does not slow the next run.
-    const settledAt = await settleAndCheck(vigil.stack, tag, workload.probeIds, effectTimeoutMs);
+  if (each.target === 'vigil') {
+    // Also lets the run's orchestrations finish their first work, so it does not slow the next case.
+    const settledAt = await settleAndCheck(context.vigil.stack, tag, workload.probeIds, effectTimeoutMs);
     result.settledMs = settledAt - started;
   }
   return result;
 }
 
-function deadLettered(vigil: VigilReceiver, topic: IntakeTopic | undefined): number {
-  if (!topic) return 0;
+function checkNothingDeadLettered(vigil: VigilReceiver, topic: IntakeTopic): void {
   const { stats } = vigil.stack.eventGrid.subscription(topic.topic, topic.subscription);
-  return stats.deadLettered + stats.dropped;
+  if (stats.deadLettered + stats.dropped > 0)
+    throw new IntakeCorrectnessError(
+      `Event Grid gave up on ${stats.deadLettered + stats.dropped} events bound for ${topic.topic}`,
+    );
 }
 
 function effectTimes(workload: Workload, sent: Sent, receiver: Receiver): number[] {
@@ -144,19 +171,7 @@ function effectTimes(workload: Workload, sent: Sent, receiver: Receiver): number
   );
 }
 
-function report(
-  settings: Settings,
-  cases: Case[],
-  peaks: Map<Receiver, number | undefined>,
-): BenchmarkReport {
-  const find = (path: Path, index: number) => cases.filter((each) => each.path === path)[index];
-  const ratio = (path: Path, field: 'wall' | 'p99') => {
-    const [trivial, vigil] = [find(path, 0), find(path, 1)];
-    if (!trivial || !vigil) return Number.NaN;
-    const value = (each: Case) =>
-      median(each.results.map((r) => (field === 'wall' ? r.wallMs : percentile(r.effectMs, 99))));
-    return value(vigil) / value(trivial);
-  };
+function report(settings: Settings, cases: Case[]): BenchmarkReport {
   const distinct = settings.events - Math.floor(settings.events * settings.duplicates);
   return {
     title: `event-intake: ${settings.events} probe requests per run (${distinct} distinct), ${settings.runs} runs, medians`,
@@ -173,47 +188,43 @@ function report(
         'failed invocations',
         'peak RSS MiB',
       ],
-      rows: cases.map((each) => row(each, settings, peaks.get(each.receiver))),
+      rows: cases.map((each) => row(each, settings)),
     },
     notes: [
       `direct = ${settings.batch} events per POST to the webhook, ${settings.concurrency} in flight, a batch not answered 2xx is retried; eventgrid = published with the Event Grid SDK (500 per request) to a topic whose subscription has maxEventsPerBatch ${settings.batch}`,
-      `${Math.round(settings.duplicates * 100)}% of events repeat an earlier event (same id), shuffled across batches`,
+      `${Math.round(settings.duplicates * 100)}% of events repeat an earlier event (same id), shuffled across batches; each run starts a fresh local stack`,
       'effect = vigil: probeEvents logs "Probe X runs as probe-X" (the orchestration instance exists); trivial: the webhook logs the event. Time-to-effect runs from sending the first request carrying the probe id to the first effect line for it',
       'retried requests = webhook requests not answered 2xx and sent again (direct: by the bench; eventgrid: by the emulator, failed or timed out after 30 s), summed over runs',
-      'settled = every probe of the run has checked its dependencies and waits for acknowledgement (seen through the Durable status API)',
+      'settled = every probe of the run has checked its dependencies and waits for acknowledgement (seen through the Durable status API, polled each second)',
       `check: exactly one pipelineProbe instance per distinct probe id, none failed, nothing dead-lettered — ok in ${settings.runs * 2} vigil runs`,
     ],
     ratios: [
-      {
-        name: 'event-intake.direct.wall',
-        value: ratio('direct', 'wall'),
-        meaning: 'vigil ÷ trivial webhook, median wall time of a run, direct posts',
-      },
-      {
-        name: 'event-intake.direct.p99',
-        value: ratio('direct', 'p99'),
-        meaning: 'vigil ÷ trivial webhook, median p99 time-to-effect, direct posts',
-      },
-      {
-        name: 'event-intake.eventgrid.wall',
-        value: ratio('eventgrid', 'wall'),
-        meaning: 'vigil ÷ trivial webhook, median wall time of a run, through the Event Grid emulator',
-      },
-      {
-        name: 'event-intake.eventgrid.p99',
-        value: ratio('eventgrid', 'p99'),
-        meaning: 'vigil ÷ trivial webhook, median p99 time-to-effect, through the Event Grid emulator',
-      },
+      ratio(cases, 'direct', 'wall', 'median wall time of a run, direct posts'),
+      ratio(cases, 'direct', 'p99', 'median p99 time-to-effect, direct posts'),
+      ratio(cases, 'eventgrid', 'wall', 'median wall time of a run, through the Event Grid emulator'),
+      ratio(cases, 'eventgrid', 'p99', 'median p99 time-to-effect, through the Event Grid emulator'),
     ],
   };
 }
 
-function row(each: Case, settings: Settings, peak: number | undefined): string[] {
+function ratio(cases: Case[], path: Path, field: 'wall' | 'p99', what: string) {
+  const value = (target: Target) => {
+    const each = cases.find((c) => c.path === path && c.target === target);
+    return median(each?.results.map((r) => (field === 'wall' ? r.wallMs : percentile(r.effectMs, 99))) ?? []);
+  };
+  return {
+    name: `event-intake.${path}.${field}`,
+    value: value('vigil') / value('trivial'),
+    meaning: `vigil ÷ trivial webhook, ${what}`,
+  };
+}
+
+function row(each: Case, settings: Settings): string[] {
   const wall = median(each.results.map((r) => r.wallMs));
   const settled = each.results.flatMap((r) => (r.settledMs === undefined ? [] : [r.settledMs]));
   return [
     each.path,
-    each.receiver.label,
+    each.label,
     (wall / 1000).toFixed(2),
     Math.round(settings.events / (wall / 1000)).toString(),
     ms(median(each.results.map((r) => percentile(r.effectMs, 50)))),
@@ -221,6 +232,6 @@ function row(each: Case, settings: Settings, peak: number | undefined): string[]
     settled.length > 0 ? (median(settled) / 1000).toFixed(2) : '—',
     String(each.results.reduce((total, r) => total + r.retries, 0)),
     String(each.results.reduce((total, r) => total + r.failedInvocations, 0)),
-    peak === undefined ? '—' : mib(peak),
+    each.peakRss === undefined ? '—' : mib(each.peakRss),
   ];
 }

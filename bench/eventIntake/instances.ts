@@ -43,7 +43,8 @@ export async function settleAndCheck(
       throw new IntakeCorrectnessError(
         `after ${timeoutMs} ms, ${instances.length} instances exist for ${probeIds.length} probe ids and ${settled} have settled`,
       );
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    // Once a second: the local host lists every instance in the hub to filter by prefix.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
