@@ -36,6 +36,8 @@ export class DeploySizeError extends Error {
 
 interface NpmNode {
   path?: string;
+  /** Installed but required by nothing: not part of a deployment. */
+  extraneous?: boolean;
   dependencies?: Record<string, NpmNode>;
 }
 
@@ -51,6 +53,8 @@ export async function deploySize(appRoot: string): Promise<DeploySize> {
   const packages = new Map<string, ProductionPackage>();
   const direct: DirectDependency[] = [];
   for (const [name, node] of Object.entries(tree.dependencies ?? {})) {
+    // A package left behind by a dev tool's skipped install script shows up as extraneous.
+    if (node.extraneous) continue;
     const dirs = new Set<string>();
     collectDirs(node, dirs);
     for (const dir of dirs) {
