@@ -6,6 +6,7 @@ import { median } from '../stats.js';
 import { checkRotatedOnce, StormCorrectnessError, settleInstances } from './checks.js';
 import { advanceIntoWindow, populate, stormVaultClient } from './population.js';
 import { type StormStack, startStormStack } from './stormStack.js';
+import { VaultUse } from './vaultUse.js';
 import { StormWatch } from './watch.js';
 
 interface Settings {
@@ -31,6 +32,8 @@ interface StormResult {
   failedDeliveries: number;
   sweeps: number;
   hostPeakRss: number | undefined;
+  /** Whole seconds of the storm, and those in which the vault served under 90% of the throttle. */
+  use: ReturnType<VaultUse['underused']>;
 }
 
 /** Share of postgres-role secrets: they exercise the real PostgreSQL, the rest only Vigil and Key Vault. */
@@ -86,17 +89,21 @@ async function measure(storm: StormStack, settings: Settings, run: number, mode:
   });
   const watch = new StormWatch();
   let last: { at: number; served: number; throttled: number } | undefined;
+  let use: VaultUse | undefined;
   const unlisten = storm.onLine((line) => {
     watch.line(line);
     // Read the counts the moment the last promotion shows, so requests after it are not counted.
-    if (!last && watch.promoted >= settings.secrets)
+    if (!last && watch.promoted >= settings.secrets) {
       last = { at: watch.lastPromotionAt ?? performance.now(), ...admin.counts() };
+      use?.stop();
+    }
   });
   try {
     // Key Vault sends Retry-After in whole seconds only, so no retry-after-ms here.
     if (mode === 'throttled') admin.rateLimit({ perSecond: settings.perSecond, preciseRetryAfter: false });
     const before = admin.counts();
     const started = performance.now();
+    use = new VaultUse(() => admin.counts().served);
     await stack.advanceClock(advanceIntoWindow(stack, population.expiresOn));
     const timeoutMs = stormTimeoutMs(settings);
     while (!last) {
@@ -125,8 +132,10 @@ async function measure(storm: StormStack, settings: Settings, run: number, mode:
       failedDeliveries: watch.failedDeliveries,
       sweeps: watch.sweeps,
       hostPeakRss: await peakRssOf(stack.host?.pid),
+      use: use.underused(settings.perSecond),
     };
   } finally {
+    use?.stop();
     admin.clearFaults();
     unlisten();
   }
@@ -186,6 +195,7 @@ function report(settings: Settings, results: StormResult[], benchPeakRss: number
 }
 
 function notes(settings: Settings, results: StormResult[], benchPeakRss: number): string[] {
+  const of = (mode: Mode) => results.filter((result) => result.mode === mode);
   const failed = new Map<string, number>();
   for (const result of results)
     for (const [name, count] of result.failedAttempts) failed.set(name, (failed.get(name) ?? 0) + count);
@@ -195,7 +205,13 @@ function notes(settings: Settings, results: StormResult[], benchPeakRss: number)
     'wall = from the clock advance that puts every secret in its near-expiry window to the last successful promotePendingCredential (host log); KV served and 429s are counted over the same span',
     `ideal = KV requests served ÷ ${settings.perSecond}/s: the least time the throttle allows for the requests Vigil made`,
     `activity retries = activity attempts that threw and were retried by Durable after its backoff (${retried}); event redeliveries = keyVaultEvents invocations that failed, redelivered by Event Grid`,
-    `rotation sweeps set off by the clock advance (one per storm is expected): ${results.map((r) => r.sweeps).join(', ')}; bench process (emulators) peak RSS ${mib(benchPeakRss)} MiB`,
+    `seconds the vault served under 90% of the throttle, throttled storms: ${of('throttled')
+      .map(
+        (r) =>
+          `${r.use.under} of ${r.use.seconds} (${r.use.first} in the first 5 s, ${r.use.last} in the last 5 s)`,
+      )
+      .join('; ')}`,
+    `rotationSweep runs during each storm (the hourly timer fires when the clock advance passes an hour): ${results.map((r) => r.sweeps).join(', ')}; bench process (emulators) peak RSS ${mib(benchPeakRss)} MiB`,
     `check: every secret's current version changed exactly once (2 versions, the new one current with a rotation id), no enabled -pending version, postgres-role values log in and initial ones are refused, no rotation failed — ok in ${results.length} storms`,
   ];
 }

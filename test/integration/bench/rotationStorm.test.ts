@@ -32,6 +32,11 @@ describe('bench rotation-storm (smoke, 5 secrets, one run)', () => {
     expect(report.notes).toContain(
       "check: every secret's current version changed exactly once (2 versions, the new one current with a rotation id), no enabled -pending version, postgres-role values log in and initial ones are refused, no rotation failed — ok in 2 storms",
     );
+    expect(report.notes).toContainEqual(
+      expect.stringMatching(
+        /^seconds the vault served under 90% of the throttle, throttled storms: \d+ of \d+ \(\d+ in the first 5 s, \d+ in the last 5 s\)$/,
+      ),
+    );
     expect([...report.ratios.keys()]).toEqual(['rotation-storm.wall', 'rotation-storm.headroom']);
     expect(report.ratios.get('rotation-storm.wall')).toBe(Number(throttled['wall/ideal']));
     for (const value of report.ratios.values()) expect(value).toBeGreaterThan(0);
