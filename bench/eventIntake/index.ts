@@ -72,7 +72,14 @@ export async function eventIntake(options: BenchOptions): Promise<BenchmarkRepor
       const vigil = await startVigil();
       try {
         const context = await runContext(run, trivial, vigil, settings);
-        for (const each of cases) each.results.push(await measure(each, context, settings));
+        for (const each of cases) {
+          const result = await measure(each, context, settings);
+          each.results.push(result);
+          // Progress on stderr, so a run that fails later still leaves what it measured.
+          process.stderr.write(
+            `event-intake run ${run} ${each.path} ${each.target}: wall ${ms(result.wallMs)} ms, p99 ${ms(percentile(result.effectMs, 99))} ms, retried ${result.retries}, failed invocations ${result.failedInvocations}\n`,
+          );
+        }
         const hostPeak = await peakRssOf(vigil.pid);
         for (const each of cases.filter((c) => c.target === 'vigil'))
           each.peakRss = Math.max(each.peakRss ?? 0, hostPeak ?? 0);
