@@ -132,6 +132,9 @@ function clientFor(url: string, verifyChallengeResource: boolean): SecretClient 
     credential ??= new DefaultAzureCredential();
     client = new SecretClient(url, credential, {
       disableChallengeResourceVerification: !verifyChallengeResource,
+      // A rotation storm meets Key Vault's throttle: waiting out more Retry-After answers (the SDK
+      // honours them) keeps a throttled rotation from failing where the default three retries gave up.
+      retryOptions: { maxRetries: 8, maxRetryDelayInMs: 30_000 },
     });
     clients.set(key, client);
   }

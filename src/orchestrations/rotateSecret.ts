@@ -363,7 +363,7 @@ function* fail(
   if (step !== 'plan') {
     try {
       const done = cleanupSchema.parse(yield abandonRotation(stepInput(run, progress)).withRetry(retry));
-      cleanup = `disabled ${done.disabledPending} pending version(s); target password: ${done.rollback}`;
+      cleanup = `disabled ${done.disabledPending} pending version(s); restoring the target: ${done.rollback}`;
     } catch (cleanupError) {
       cleanup = `cleanup failed: ${describe(cleanupError)}`;
     }
