@@ -27,9 +27,14 @@ await loadLocalSettings(appRoot);
 const hostJson = JSON.parse(await readFile(path.join(appRoot, 'host.json'), 'utf8')) as {
   extensions?: {
     http?: { routePrefix?: string };
-    durableTask?: { hubName?: string; overridableExistingInstanceStates?: string };
+    durableTask?: {
+      hubName?: string;
+      overridableExistingInstanceStates?: string;
+      maxConcurrentActivityFunctions?: number;
+    };
   };
 };
+const durableTask = hostJson.extensions?.durableTask;
 // The stack shares its clock file with the host (VIGIL_CLOCK_FILE), so both keep the same time.
 const clock = await persistedClock(process.env.VIGIL_CLOCK_FILE ?? path.join(dataDir, 'clock.json'));
 let app: Awaited<ReturnType<typeof loadApp>>;
@@ -53,11 +58,14 @@ const host = await startHost({
       app,
       clock,
       connectionString: requiredSetting('AzureWebJobsStorage'),
-      hubName: resolveSetting(hostJson.extensions?.durableTask?.hubName ?? 'TestHubName'),
+      hubName: resolveSetting(durableTask?.hubName ?? 'TestHubName'),
       baseUrl,
       systemKey: keys.systemKeys.durabletask_extension,
       otherKeys: [keys.masterKey],
-      overridableExistingInstanceStates: hostJson.extensions?.durableTask?.overridableExistingInstanceStates,
+      overridableExistingInstanceStates: durableTask?.overridableExistingInstanceStates,
+      ...(durableTask?.maxConcurrentActivityFunctions && {
+        maxConcurrentActivities: durableTask.maxConcurrentActivityFunctions,
+      }),
       log: (line) => console.log(line),
     }),
 });
