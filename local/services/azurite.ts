@@ -112,6 +112,8 @@ function azuriteArgs(options: AzuriteOptions): string[] {
     '--skipApiVersionCheck',
     '--loose',
     '--disableTelemetry',
+    // No access log: writing a line per request cost Azurite about a tenth of its CPU under load.
+    '--silent',
   ];
   // Azurite refuses --location together with in-memory persistence.
   args.push(...(options.location ? ['--location', options.location] : ['--inMemoryPersistence']));
