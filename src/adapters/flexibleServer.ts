@@ -1,5 +1,5 @@
-import { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
-import { DefaultAzureCredential } from '@azure/identity';
+import type { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
+import type { TokenCredential } from '@azure/identity';
 import { loadRotationConfig, type RotationConfig } from '../config.js';
 
 /** A Flexible Server by its ARM coordinates. */
@@ -41,8 +41,8 @@ export class FlexibleServerError extends Error {
   }
 }
 
-const clients = new Map<string, PostgreSQLManagementFlexibleServerClient>();
-let credential: DefaultAzureCredential | undefined;
+const clients = new Map<string, Promise<PostgreSQLManagementFlexibleServerClient>>();
+let credential: Promise<TokenCredential> | undefined;
 
 /**
  * The Flexible Server administrator through ARM (`@azure/arm-postgresql-flexible`) with the app's
@@ -58,7 +58,7 @@ export function flexibleServerAdministrator(
   return {
     describe: (server) =>
       guarded(server, 'read', [], async () => {
-        const found = await client(server.subscriptionId).servers.get(
+        const found = await (await client(server.subscriptionId)).servers.get(
           server.resourceGroup,
           server.serverName,
         );
@@ -74,7 +74,7 @@ export function flexibleServerAdministrator(
       }),
     setPassword: (server, password) =>
       guarded(server, 'set the administrator password of', [password], async () => {
-        await client(server.subscriptionId).servers.beginUpdateAndWait(
+        await (await client(server.subscriptionId)).servers.beginUpdateAndWait(
           server.resourceGroup,
           server.serverName,
           {
@@ -85,18 +85,32 @@ export function flexibleServerAdministrator(
   };
 }
 
-function clientFor(endpoint: string, subscriptionId: string): PostgreSQLManagementFlexibleServerClient {
+function clientFor(
+  endpoint: string,
+  subscriptionId: string,
+): Promise<PostgreSQLManagementFlexibleServerClient> {
   const key = `${endpoint}|${subscriptionId}`;
   let client = clients.get(key);
   if (client === undefined) {
-    credential ??= new DefaultAzureCredential();
-    client = new PostgreSQLManagementFlexibleServerClient(credential, subscriptionId, {
-      endpoint,
-      $host: endpoint,
-    });
+    client = createClient(endpoint, subscriptionId);
     clients.set(key, client);
+    client.catch(() => clients.delete(key));
   }
   return client;
+}
+
+async function createClient(
+  endpoint: string,
+  subscriptionId: string,
+): Promise<PostgreSQLManagementFlexibleServerClient> {
+  // Both SDKs are imported on first use, not at load time, to keep them off every function's cold start.
+  const { PostgreSQLManagementFlexibleServerClient } = await import('@azure/arm-postgresql-flexible');
+  // One credential per process: it caches tokens.
+  credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential());
+  return new PostgreSQLManagementFlexibleServerClient(await credential, subscriptionId, {
+    endpoint,
+    $host: endpoint,
+  });
 }
 
 function describeServer(server: FlexibleServerLocation): string {

@@ -1,5 +1,5 @@
-import { DefaultAzureCredential } from '@azure/identity';
-import { SecretClient, type SecretProperties } from '@azure/keyvault-secrets';
+import type { TokenCredential } from '@azure/identity';
+import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
 import { loadRotationConfig, type RotationConfig } from '../config.js';
 
 /** One version of a secret as Vigil sees it: everything but the value. */
@@ -62,8 +62,8 @@ export class KeyVaultError extends Error {
   }
 }
 
-const clients = new Map<string, SecretClient>();
-let credential: DefaultAzureCredential | undefined;
+const clients = new Map<string, Promise<SecretClient>>();
+let credential: Promise<TokenCredential> | undefined;
 
 /**
  * The secrets of `vaultName`, through `SecretClient` with the app's managed identity. The client is
@@ -76,7 +76,7 @@ export function keyVault(vaultName: string, config: RotationConfig = loadRotatio
   const url = vaultUrl(config.keyVaultUrlTemplate, vaultName);
   const client = () => clientFor(url, config.keyVaultChallengeVerification);
   const call = <T>(what: string, work: (c: SecretClient) => Promise<T>) =>
-    guarded(what, () => work(client()));
+    guarded(what, async () => work(await client()));
   return {
     current: (name) =>
       call(`read ${name}`, async (c) => info((await c.getSecret(name)).properties)).catch(
@@ -125,20 +125,28 @@ export function vaultUrl(template: string, vaultName: string): string {
   return template.replaceAll('{vault}', vaultName.toLowerCase()).replace(/\/+$/, '');
 }
 
-function clientFor(url: string, verifyChallengeResource: boolean): SecretClient {
+function clientFor(url: string, verifyChallengeResource: boolean): Promise<SecretClient> {
   const key = `${url}|${verifyChallengeResource}`;
   let client = clients.get(key);
   if (client === undefined) {
-    credential ??= new DefaultAzureCredential();
-    client = new SecretClient(url, credential, {
-      disableChallengeResourceVerification: !verifyChallengeResource,
-      // A rotation storm meets Key Vault's throttle: waiting out more Retry-After answers (the SDK
-      // honours them) keeps a throttled rotation from failing where the default three retries gave up.
-      retryOptions: { maxRetries: 8, maxRetryDelayInMs: 30_000 },
-    });
+    client = createClient(url, verifyChallengeResource);
     clients.set(key, client);
+    client.catch(() => clients.delete(key));
   }
   return client;
+}
+
+async function createClient(url: string, verifyChallengeResource: boolean): Promise<SecretClient> {
+  // Both SDKs are imported on first use, not at load time, to keep them off every function's cold start.
+  const { SecretClient } = await import('@azure/keyvault-secrets');
+  // One credential per process: it caches tokens.
+  credential ??= import('@azure/identity').then(({ DefaultAzureCredential }) => new DefaultAzureCredential());
+  return new SecretClient(url, await credential, {
+    disableChallengeResourceVerification: !verifyChallengeResource,
+    // A rotation storm meets Key Vault's throttle: waiting out more Retry-After answers (the SDK
+    // honours them) keeps a throttled rotation from failing where the default three retries gave up.
+    retryOptions: { maxRetries: 8, maxRetryDelayInMs: 30_000 },
+  });
 }
 
 function info(properties: SecretProperties): SecretVersionInfo {

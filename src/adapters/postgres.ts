@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
-import pg from 'pg';
+import type { Client } from 'pg';
 
 /**
  * libpq sslmode semantics. `require` encrypts without verifying the server (unless a CA is given,
@@ -71,7 +71,9 @@ export async function setRolePassword(
 ): Promise<void> {
   const verifier = scramVerifier(password);
   await withClient(admin, [admin.password, password], async (client) => {
-    await client.query(`ALTER ROLE ${pg.escapeIdentifier(role)} PASSWORD ${pg.escapeLiteral(verifier)}`);
+    await client.query(
+      `ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(verifier)}`,
+    );
   });
 }
 
@@ -116,8 +118,10 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16)):
 async function withClient<T>(
   connection: PostgresConnection,
   secrets: readonly string[],
-  work: (client: pg.Client) => Promise<T>,
+  work: (client: Client) => Promise<T>,
 ): Promise<T> {
+  // Imported on first use, not at load time, to keep the driver off every function's cold start.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({
     host: connection.host,
     port: connection.port,

@@ -1,5 +1,3 @@
-import { TableServiceClient } from '@azure/data-tables';
-
 export interface Reachability {
   reachable: boolean;
   latencyMs: number;
@@ -7,13 +5,51 @@ export interface Reachability {
   error?: string;
 }
 
-/** The service endpoint of a storage setting, without any key or SAS it may carry. */
+/** A storage connection string names no table endpoint; the message never repeats the string, which may hold a key. */
+export class StorageConnectionError extends Error {
+  override name = 'StorageConnectionError';
+}
+
+/** Where `UseDevelopmentStorage=true` points: Azurite's table service, as in the Tables SDK. */
+const DEVELOPMENT_TABLE_ENDPOINT = 'http://127.0.0.1:10002/devstoreaccount1';
+
+/**
+ * The service endpoint of a storage setting, without any key or SAS it may carry.
+ * @throws StorageConnectionError when a connection string names no table endpoint.
+ * @example
+ * tableEndpointOf('DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=…;EndpointSuffix=core.windows.net');
+ * // 'https://acct.table.core.windows.net/'
+ */
 export function tableEndpointOf(connection: string): string {
-  const url = connection.startsWith('https://')
-    ? connection
-    : TableServiceClient.fromConnectionString(connection).url;
-  const parsed = new URL(url);
+  const parsed = new URL(connection.startsWith('https://') ? connection : tableUrlOf(connection));
   return `${parsed.origin}${parsed.pathname}`;
+}
+
+/**
+ * Reads the table URL the way the Tables SDK does (TableEndpoint, else protocol, account and
+ * suffix). Parsed here so that the health check does not load the SDK at cold start.
+ */
+function tableUrlOf(connection: string): string {
+  const settings = new Map<string, string>();
+  for (const part of connection.split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0) settings.set(part.slice(0, at).trim().toLowerCase(), part.slice(at + 1).trim());
+  }
+  if (settings.get('usedevelopmentstorage')?.toLowerCase() === 'true') return DEVELOPMENT_TABLE_ENDPOINT;
+  const endpoint = settings.get('tableendpoint');
+  if (endpoint) {
+    if (!URL.canParse(endpoint))
+      throw new StorageConnectionError('storage connection string: TableEndpoint must be an absolute URL');
+    return endpoint.replace(/\/+$/, '');
+  }
+  const protocol = settings.get('defaultendpointsprotocol')?.toLowerCase();
+  const account = settings.get('accountname');
+  const suffix = settings.get('endpointsuffix');
+  if ((protocol !== 'https' && protocol !== 'http') || !account || !suffix)
+    throw new StorageConnectionError(
+      'storage connection string: needs TableEndpoint, or DefaultEndpointsProtocol (http or https), AccountName and EndpointSuffix',
+    );
+  return `${protocol}://${account}.table.${suffix}`;
 }
 
 /**

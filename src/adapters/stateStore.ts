@@ -1,4 +1,4 @@
-import { TableClient, type TableEntity } from '@azure/data-tables';
+import type { TableClient, TableEntity } from '@azure/data-tables';
 import { loadConfig } from '../config.js';
 
 /** Vigil's own records in Table storage: one table per kind, rows addressed by partition and row key. */
@@ -44,6 +44,8 @@ export function stateStore(connection = loadConfig().stateStorage): StateStore {
 }
 
 async function createTable(connection: string, name: string): Promise<TableClient> {
+  // Imported on first use, not at load time, to keep the SDK off every function's cold start.
+  const { TableClient } = await import('@azure/data-tables');
   const client = connection.startsWith('https://')
     ? new TableClient(connection, name, new (await import('@azure/identity')).DefaultAzureCredential())
     : TableClient.fromConnectionString(connection, name, { allowInsecureConnection: true });

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvocationContext } from '@azure/functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { tableEndpointOf } from '../../../src/adapters/reachability.js';
+import { StorageConnectionError, tableEndpointOf } from '../../../src/adapters/reachability.js';
 import { health } from '../../../src/functions/health.js';
 
 let server: Server;
@@ -81,5 +81,26 @@ describe('tableEndpointOf', () => {
   });
   it('finds the Azurite table endpoint for development storage', () => {
     expect(tableEndpointOf('UseDevelopmentStorage=true')).toBe('http://127.0.0.1:10002/devstoreaccount1');
+  });
+  it('builds the endpoint from protocol, account and suffix, dropping the key', () => {
+    const connection =
+      'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net';
+    expect(tableEndpointOf(connection)).toBe('https://acct.table.core.windows.net/');
+  });
+  it('prefers an explicit TableEndpoint, without its trailing slash', () => {
+    const connection =
+      'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1/';
+    expect(tableEndpointOf(connection)).toBe('http://127.0.0.1:10002/devstoreaccount1');
+  });
+  it('rejects a connection string naming no endpoint, without repeating its key', () => {
+    const attempt = () => tableEndpointOf('AccountName=acct;AccountKey=c2VjcmV0');
+    expect(attempt).toThrow(StorageConnectionError);
+    expect(attempt).toThrow(/needs TableEndpoint, or DefaultEndpointsProtocol/);
+    expect(attempt).not.toThrow(/c2VjcmV0/);
+  });
+  it('rejects a TableEndpoint that is not a URL', () => {
+    expect(() => tableEndpointOf('TableEndpoint=table;SharedAccessSignature=sig')).toThrow(
+      /TableEndpoint must be an absolute URL/,
+    );
   });
 });
