@@ -201,7 +201,12 @@ export function withoutSecrets(message: string, secrets: readonly string[] = [])
     .replace(/\p{Cc}+/gu, ' ')
     .trim();
   if (safe.length === 0) return 'unknown error';
-  return safe.length > MAX_ERROR_MESSAGE_LENGTH ? `${safe.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…` : safe;
+  if (safe.length <= MAX_ERROR_MESSAGE_LENGTH) return safe;
+  // Cut at a space near the limit where there is one, so no "[redacted]" is split into a
+  // fragment that reads like a credential again.
+  const cut = safe.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1);
+  const space = cut.lastIndexOf(' ');
+  return `${space > MAX_ERROR_MESSAGE_LENGTH - 200 ? cut.slice(0, space) : cut}…`;
 }
 
 function parseWith<T>(schema: z.ZodType<T>, value: unknown, root: string): T {

@@ -1,6 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { keyVault } from '../adapters/keyVault.js';
+import { KeyVaultError, keyVault } from '../adapters/keyVault.js';
 import { loadRotationConfig } from '../config.js';
 import { KeyVaultEventError, parseKeyVaultEvent, type SecretEvent } from '../core/rotation/keyVaultEvent.js';
 import { rotationInstanceId, sweepVerdict } from '../core/rotation/steps.js';
@@ -78,7 +78,17 @@ export async function keyVaultEvents(event: unknown, context: InvocationContext)
     context.log(`Ignoring ${parsed.type} for ${about}: only expiry events start a rotation`);
     return;
   }
-  const { marked, why } = await markedForRotation(parsed.vaultName, parsed.secretName);
+  let marking: { marked: boolean; why: string };
+  try {
+    marking = await markedForRotation(parsed.vaultName, parsed.secretName);
+  } catch (error) {
+    // Throttling or an outage passes: throw, so Event Grid redelivers. A refusal (403, a disabled
+    // latest version) does not: redelivering for a day would change nothing, so say why and ack.
+    if (!(error instanceof KeyVaultError) || error.transient) throw error;
+    context.error(`Cannot rotate after ${parsed.type} for ${about}: ${error.message}`);
+    return;
+  }
+  const { marked, why } = marking;
   if (!marked) {
     context.log(`Ignoring ${parsed.type} for ${about}: not marked for rotation (${why})`);
     return;
@@ -107,12 +117,24 @@ export async function rotationSweep(_timer: Timer, context: InvocationContext): 
   }
   const client = df.getClient(context);
   const now = new Date();
+  // One vault or secret that fails must not stop the sweep of the others: log it and go on.
   for (const vault of rotationVaults) {
-    let started = 0;
-    for (const secret of await keyVault(vault).secrets()) {
-      const verdict = sweepVerdict(secret.expiresOn, now);
-      if (verdict === 'valid' || !secret.enabled) continue;
-      if (!markedBy(secret.tags).marked) continue;
+    try {
+      const started = await sweepVault(client, vault, now, context);
+      context.log(`Rotation sweep of ${vault}: ${started} rotation(s) started`);
+    } catch (error) {
+      context.error(`Rotation sweep of ${vault} failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+async function sweepVault(client: df.DurableClient, vault: string, now: Date, context: InvocationContext) {
+  let started = 0;
+  for (const secret of await keyVault(vault).secrets()) {
+    const verdict = sweepVerdict(secret.expiresOn, now);
+    if (verdict === 'valid' || !secret.enabled) continue;
+    if (!markedBy(secret.tags).marked) continue;
+    try {
       const outcome = await startRotation(client, {
         vault,
         secret: secret.name,
@@ -122,9 +144,11 @@ export async function rotationSweep(_timer: Timer, context: InvocationContext): 
       context.log(
         `Rotation sweep: ${vault}/${secret.name} is ${verdict}: ${outcome.started ? 'started' : 'already running'}`,
       );
+    } catch (error) {
+      context.error(`Rotation sweep: ${vault}/${secret.name} could not start: ${(error as Error).message}`);
     }
-    context.log(`Rotation sweep of ${vault}: ${started} rotation(s) started`);
   }
+  return started;
 }
 
 function eventIdOf(event: unknown): string {

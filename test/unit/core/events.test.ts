@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { looksLikeCredential } from '../../../src/core/audit.js';
 import {
   MAX_ERROR_MESSAGE_LENGTH,
   parseRotationFailedData,
@@ -146,6 +147,14 @@ describe('withoutSecrets', () => {
     ['control characters', 'first\nsecond\u0000third', 'first second third'],
   ])('masks %s it was not told about', (_case, message, expected) => {
     expect(withoutSecrets(message)).toBe(expected);
+  });
+
+  it('cuts a long message at a space, so a masked credential is never split into one that looks real', () => {
+    const message = `${'word '.repeat(203)}Password=hunter2; more text after the limit`;
+    const safe = withoutSecrets(message);
+    expect(safe.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_LENGTH);
+    expect(safe).not.toContain('hunter2');
+    expect(looksLikeCredential(safe)).toBe(false);
   });
 
   it('keeps the result within the event limit and never empty', () => {
