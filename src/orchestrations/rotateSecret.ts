@@ -10,6 +10,7 @@ import { canLogin, type PostgresConnection, PostgresError, setRolePassword } fro
 import { vigilEvents } from '../adapters/vigilEvents.js';
 import { type AuditRecord, createAuditRecord, parseAuditRecord } from '../core/audit.js';
 import { rotationFailedEvent, validateVigilEvent, withoutSecrets } from '../core/events.js';
+import { mayDisablePending, type RollbackOutcome } from '../core/rotation/cleanup.js';
 import { generatePassword, PasswordPolicyError } from '../core/rotation/password.js';
 import {
   inactiveRole,
@@ -89,7 +90,11 @@ const inspectionSchema = z.discriminatedUnion('action', [
 ]);
 type Inspection = z.infer<typeof inspectionSchema>;
 
-const cleanupSchema = z.object({ disabledPending: z.number(), rollback: z.string() });
+const cleanupSchema = z.object({
+  disabledPending: z.number(),
+  keptPending: z.number(),
+  rollback: z.string(),
+});
 
 export interface RotationResult {
   outcome: 'rotated' | 'skipped' | 'failed';
@@ -249,10 +254,13 @@ export const abandonRotation = df.app.activity('abandonRotation', {
       (v) => v.enabled && v.tags[VERSION_TAGS.rotationId] === step.rotationId,
     );
     const rollback = await restoreCurrentPassword(store, step, ours).catch(
-      (error: unknown) => `failed: ${describe(error)}`,
+      (error: unknown): RollbackOutcome => ({ kind: 'failed', text: `failed: ${describe(error)}` }),
     );
+    // After a failed rollback the server may hold the pending password: its version stays readable.
+    if (!mayDisablePending(rollback))
+      return { disabledPending: 0, keptPending: ours.length, rollback: rollback.text };
     for (const version of ours) await store.disable(pendingName, version.version);
-    return { disabledPending: ours.length, rollback };
+    return { disabledPending: ours.length, keptPending: 0, rollback: rollback.text };
   },
 });
 
@@ -363,7 +371,7 @@ function* fail(
   if (step !== 'plan') {
     try {
       const done = cleanupSchema.parse(yield abandonRotation(stepInput(run, progress)).withRetry(retry));
-      cleanup = `disabled ${done.disabledPending} pending version(s); restoring the target: ${done.rollback}`;
+      cleanup = cleanupSummary(done);
     } catch (cleanupError) {
       cleanup = `cleanup failed: ${describe(cleanupError)}`;
     }
@@ -387,6 +395,14 @@ function* fail(
   }
   context.df.setCustomStatus({ stage: 'failed', rotationId, step, failureEventPublished: published });
   return { outcome: 'failed', rotationId, step, error: message };
+}
+
+function cleanupSummary(done: z.infer<typeof cleanupSchema>): string {
+  const kept =
+    done.keptPending > 0
+      ? `kept ${done.keptPending} pending version(s) enabled: the target may hold that password, recover with it`
+      : `disabled ${done.disabledPending} pending version(s)`;
+  return `${kept}; restoring the target: ${done.rollback}`;
 }
 
 /** One audit record per step outcome; losing the audit trail must not strand a half-done rotation. */
@@ -554,16 +570,18 @@ async function restoreCurrentPassword(
   store: SecretStore,
   step: StepInput,
   ours: SecretVersionInfo[],
-): Promise<string> {
+): Promise<RollbackOutcome> {
   const { current, plan } = await loadPlan(store, step.secret);
   const latest = ours.at(-1);
-  if (isPromoted(current, step.rotationId)) return 'not needed (already promoted)';
+  if (isPromoted(current, step.rotationId))
+    return { kind: 'not-needed', text: 'not needed (already promoted)' };
   if (latest === undefined || !['postgres-role', 'postgres-flexible-admin'].includes(plan.target.kind))
-    return 'not needed';
+    return { kind: 'not-needed', text: 'not needed' };
   const target = await postgresTarget(plan, step.role);
-  if (target === undefined) return 'not needed';
+  if (target === undefined) return { kind: 'not-needed', text: 'not needed' };
   const pending = await store.value(latest.name, latest.version);
-  if (!(await canLogin(connect(target, target.role, pending)))) return 'unchanged';
+  if (!(await canLogin(connect(target, target.role, pending))))
+    return { kind: 'unchanged', text: 'unchanged' };
   const currentValue = await store.value(current.name, current.version);
   if (plan.target.kind === 'postgres-flexible-admin')
     await flexibleServerAdministrator().setPassword(plan.target.server, currentValue);
@@ -574,7 +592,7 @@ async function restoreCurrentPassword(
       : { user: target.role, password: pending };
     await setRolePassword(connect(target, login.user, login.password), target.role, currentValue);
   }
-  return 'restored the current password';
+  return { kind: 'restored', text: 'restored the current password' };
 }
 
 function roleOf(version: VersionView): { role?: string } {
