@@ -10,7 +10,7 @@ import { canLogin, type PostgresConnection, PostgresError, setRolePassword } fro
 import { vigilEvents } from '../adapters/vigilEvents.js';
 import { type AuditRecord, createAuditRecord, parseAuditRecord } from '../core/audit.js';
 import { rotationFailedEvent, validateVigilEvent, withoutSecrets } from '../core/events.js';
-import { mayDisablePending, type RollbackOutcome } from '../core/rotation/cleanup.js';
+import { adoptionCandidates, mayDisablePending, type RollbackOutcome } from '../core/rotation/cleanup.js';
 import { generatePassword, PasswordPolicyError } from '../core/rotation/password.js';
 import {
   inactiveRole,
@@ -134,9 +134,21 @@ export const createPendingCredential = df.app.activity('createPendingCredential'
     stepOutcome(input, async (step, store) => {
       const pendingName = pendingSecretName(step.secret);
       const decision = pendingDecision(await store.versions(pendingName), step.secret, step.rotationId);
-      for (const stale of decision.stale) await store.disable(pendingName, stale.version);
-      const staleNote =
-        decision.stale.length > 0 ? `disabled ${decision.stale.length} leftover(s)` : undefined;
+      const adopted =
+        decision.resume === undefined ? await leftoverToAdopt(store, step, decision.stale) : undefined;
+      const disabled = decision.stale.filter((stale) => stale !== adopted);
+      for (const stale of disabled) await store.disable(pendingName, stale.version);
+      const staleNote = disabled.length > 0 ? `disabled ${disabled.length} leftover(s)` : undefined;
+      if (adopted !== undefined)
+        return withDetail(
+          { outcome: 'adopted', version: adopted.version, ...roleOf(adopted) },
+          [
+            `the current version no longer logs in but leftover ${adopted.version} of an interrupted rotation does: promoting it`,
+            staleNote,
+          ]
+            .filter(Boolean)
+            .join('; '),
+        );
       if (decision.resume !== undefined)
         return withDetail(
           { outcome: 'resumed', version: decision.resume.version, ...roleOf(decision.resume) },
@@ -563,6 +575,30 @@ async function pendingValue(store: SecretStore, step: StepInput): Promise<string
 function requirePendingVersion(step: StepInput): string {
   if (step.pendingVersion === undefined) throw new RotationStateError('no pending version to work on');
   return step.pendingVersion;
+}
+
+/**
+ * A leftover of an interrupted rotation that the target already uses, found only when the current
+ * version no longer logs in: the run was stopped between set and promote, and disabling the
+ * leftover would make the only working password unreadable. The create step adopts it instead.
+ */
+async function leftoverToAdopt(
+  store: SecretStore,
+  step: StepInput,
+  stale: readonly VersionView[],
+): Promise<VersionView | undefined> {
+  if (stale.length === 0) return undefined;
+  const { current, plan } = await loadPlan(store, step.secret);
+  const candidates = adoptionCandidates(plan.target.kind, stale);
+  const target = candidates.length > 0 ? await postgresTarget(plan, undefined) : undefined;
+  if (target === undefined) return undefined;
+  const currentValue = await store.value(current.name, current.version);
+  if (await canLogin(connect(target, target.role, currentValue))) return undefined;
+  for (const candidate of candidates) {
+    const value = await store.value(pendingSecretName(step.secret), candidate.version);
+    if (await canLogin(connect(target, target.role, value))) return candidate;
+  }
+  return undefined;
 }
 
 /** Abandoning after the target took the pending password: put the current one back. */

@@ -173,6 +173,25 @@ describe('rotation with the host in process', () => {
     await testbed.expectNoEnabledPending('ip-norole');
   });
 
+  it('adopts a leftover the server already uses instead of disabling the only working password', async () => {
+    const version = await testbed.markRoleForRotation('ip-leftover', 'ip_leftover', 'Ip-Leftover-Pw-000001');
+    // An interrupted run: the server took its pending password, the run never promoted it.
+    await testbed.secrets.setSecret('ip-leftover-pending', 'Ip-Leftover-Pw-000002', {
+      tags: {
+        'vigil-pending-for': 'ip-leftover',
+        'vigil-rotation-id': 'an-interrupted-run',
+        'vigil-active-role': 'ip_leftover',
+      },
+    });
+    await testbed.sql(`ALTER ROLE ip_leftover PASSWORD 'Ip-Leftover-Pw-000002'`);
+    await deliver(nearExpiry('ip-leftover', version));
+    expect(await outcome('ip-leftover')).toMatchObject({ outcome: 'rotated' });
+    const current = await testbed.currentVersion('ip-leftover');
+    expect(current.value).toBe('Ip-Leftover-Pw-000002');
+    await testbed.expectLogsIn('ip_leftover', current.value);
+    await testbed.expectNoEnabledPending('ip-leftover');
+  });
+
   it('records bad tags, ignores unmarked secrets and unparseable or irrelevant events', async () => {
     const bad = await testbed.markForRotation('ip-bad', 'Ip-Bad-Pw-0000000001', {
       ...testbed.roleTags('x'),

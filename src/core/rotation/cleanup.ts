@@ -1,3 +1,5 @@
+import type { VersionView } from './steps.js';
+
 /** What putting the current password back on the target came to, when a rotation is abandoned. */
 export type RollbackOutcome =
   | { kind: 'restored' | 'unchanged' | 'not-needed'; text: string }
@@ -12,4 +14,21 @@ export type RollbackOutcome =
  */
 export function mayDisablePending(rollback: RollbackOutcome): boolean {
   return rollback.kind !== 'failed';
+}
+
+/** Strategies whose rotation changes the password a running application logs in with. */
+const CHANGES_LIVE_PASSWORD = new Set(['postgres-role', 'postgres-flexible-admin']);
+
+/**
+ * Leftovers of interrupted rotations worth checking before they are disabled, newest first. Only
+ * for strategies that change the live password: an interrupted run may have left the server on the
+ * leftover's password. An alternating pair's leftover holds the inactive role's password, which no
+ * application uses, and a random value was never given to anyone: those are simply disabled.
+ * @example
+ * adoptionCandidates('postgres-role', stale); // stale, newest first
+ * adoptionCandidates('random', stale); // []
+ */
+export function adoptionCandidates(strategy: string, stale: readonly VersionView[]): VersionView[] {
+  if (!CHANGES_LIVE_PASSWORD.has(strategy)) return [];
+  return [...stale].sort((a, b) => (b.createdOn?.getTime() ?? 0) - (a.createdOn?.getTime() ?? 0));
 }
