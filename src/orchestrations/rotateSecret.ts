@@ -59,6 +59,8 @@ const triggerSchema = z.discriminatedUnion('reason', [
 ]);
 const rotationRequestSchema = z.object({ vault: name, secret: name, trigger: triggerSchema });
 export type RotationRequest = z.infer<typeof rotationRequestSchema>;
+/** The orchestration's time goes along, so a sweep's verdict is taken again on the Durable clock. */
+const inspectInputSchema = rotationRequestSchema.extend({ now: z.iso.datetime() });
 
 const stepInputSchema = z.object({
   vault: name,
@@ -110,14 +112,14 @@ export interface RotationResult {
 /** Reads the secret's tags and decides whether this trigger still calls for a rotation. */
 export const inspectRotation = df.app.activity('inspectRotation', {
   handler: async (input: unknown): Promise<Inspection> => {
-    const request = rotationRequestSchema.parse(input);
+    const request = inspectInputSchema.parse(input);
     const current = await keyVault(request.vault).current(request.secret);
     if (current === undefined) return { action: 'skip', reason: `secret ${request.secret} does not exist` };
     try {
       const plan = parseRotationTags(current.tags);
       if (!plan.marked) return { action: 'skip', reason: `not marked for rotation: ${plan.reason}` };
       pendingSecretName(request.secret);
-      const need = rotationNeed(request.trigger, current);
+      const need = rotationNeed(request.trigger, current, new Date(request.now));
       return need.rotate
         ? { action: 'rotate', strategy: plan.target.kind }
         : { action: 'skip', reason: need.reason };
@@ -319,7 +321,7 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
   const rotationId = context.df.newGuid(context.df.instanceId);
   const run: Run = { context, request, rotationId, strategy: 'unknown' };
   context.df.setCustomStatus({ stage: 'inspect', rotationId });
-  const inspection = inspectionSchema.parse(yield inspectRotation(request).withRetry(retry));
+  const inspection = yield* inspect(run);
   if (inspection.action === 'skip') {
     context.df.setCustomStatus({ stage: 'skipped', rotationId, reason: inspection.reason });
     return { outcome: 'skipped', rotationId, reason: inspection.reason };
@@ -343,6 +345,12 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
     }
   }
   return { outcome: 'failed', rotationId, error: 'unreachable' };
+}
+
+/** Inspects with the orchestration's time, so a sweep's verdict follows the Durable clock. */
+function* inspect(run: Run): Generated<Inspection> {
+  const now = run.context.df.currentUtcDateTime.toISOString();
+  return inspectionSchema.parse(yield inspectRotation({ ...run.request, now }).withRetry(retry));
 }
 
 interface Run {

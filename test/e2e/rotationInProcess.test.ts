@@ -108,6 +108,21 @@ async function deliver(events: unknown[]): Promise<number> {
   return response.status;
 }
 
+/** Starts a rotation directly, as a trigger would, bypassing the triggers' own checks. */
+async function startRun(name: string, trigger: Record<string, string>): Promise<void> {
+  const code = encodeURIComponent(host.keys.systemKeys.durabletask_extension);
+  const instanceId = encodeURIComponent(rotationInstanceId(vault, name));
+  const response = await fetch(
+    `${host.host.url}/runtime/webhooks/durabletask/orchestrators/rotateSecret/${instanceId}?code=${code}`,
+    {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ vault, secret: name, trigger }),
+    },
+  );
+  expect(response.status).toBe(202);
+}
+
 async function outcome(name: string): Promise<Record<string, unknown>> {
   const code = encodeURIComponent(host.keys.systemKeys.durabletask_extension);
   const url = `${host.host.url}/runtime/webhooks/durabletask/instances/${rotationInstanceId(vault, name)}?code=${code}`;
@@ -236,6 +251,18 @@ describe('rotation with the host in process', () => {
       }),
     );
     expect(JSON.stringify(notifications)).not.toContain(current.value ?? '');
+  });
+
+  it('skips a sweep-started run when a rotation finished since the sweep listed the secret', async () => {
+    await testbed.secrets.setSecret('ip-swept', 'initial-swept-value-01', {
+      tags: { 'vigil-rotation': 'random' },
+    });
+    await startRun('ip-swept', { reason: 'on-demand', requestedBy: 'Ada' });
+    expect(await outcome('ip-swept')).toMatchObject({ outcome: 'rotated' });
+    const rotated = await testbed.currentVersion('ip-swept');
+    await startRun('ip-swept', { reason: 'sweep', verdict: 'no-expiry' });
+    expect(await outcome('ip-swept')).toMatchObject({ outcome: 'skipped' });
+    expect((await testbed.currentVersion('ip-swept')).properties.version).toBe(rotated.properties.version);
   });
 
   it('sweeps the configured vault: a marked secret without expiry is rotated', async () => {

@@ -17,6 +17,7 @@ export interface VersionView {
   version: string;
   enabled: boolean;
   createdOn?: Date;
+  expiresOn?: Date;
   tags?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -196,10 +197,21 @@ export type RotationNeed = { rotate: true } | { rotate: false; reason: string };
 /**
  * Whether a trigger still calls for a rotation once it runs. An event about a version that is no
  * longer current (a redelivery after the rotation it caused, or one arriving out of order) is done.
+ * A sweep's verdict is taken again from the current version at `now` (the orchestration's clock):
+ * a rotation that finished between the sweep's listing and this run leaves nothing due.
  * @example
- * rotationNeed({ reason: 'near-expiry', version: 'v1' }, { version: 'v2', enabled: true }); // { rotate: false, … }
+ * rotationNeed({ reason: 'near-expiry', version: 'v1' }, { version: 'v2', enabled: true }, now); // { rotate: false, … }
  */
-export function rotationNeed(trigger: RotationTrigger, current: VersionView): RotationNeed {
+export function rotationNeed(trigger: RotationTrigger, current: VersionView, now: Date): RotationNeed {
+  if (trigger.reason === 'sweep') {
+    const verdict = sweepVerdict(current.expiresOn, now);
+    return verdict === 'valid'
+      ? {
+          rotate: false,
+          reason: `the sweep found the secret ${trigger.verdict}, but the current version ${current.version} is valid until ${current.expiresOn?.toISOString()}: already rotated`,
+        }
+      : { rotate: true };
+  }
   if (trigger.reason !== 'near-expiry' && trigger.reason !== 'expired') return { rotate: true };
   if (trigger.version.toLowerCase() === current.version.toLowerCase()) return { rotate: true };
   return {

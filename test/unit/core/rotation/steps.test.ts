@@ -164,13 +164,24 @@ describe('rotationNeed', () => {
     [{ reason: 'sweep', verdict: 'no-expiry' } as const, true],
     [{ reason: 'on-demand', requestedBy: 'Ada' } as const, true],
   ])('%o rotates: %s', (trigger, rotate) => {
-    expect(rotationNeed(trigger, current).rotate).toBe(rotate);
+    expect(rotationNeed(trigger, current, now).rotate).toBe(rotate);
   });
 
   it('says why a stale event does not rotate', () => {
-    expect(rotationNeed({ reason: 'expired', version: 'v1' }, current)).toEqual({
+    expect(rotationNeed({ reason: 'expired', version: 'v1' }, current, now)).toEqual({
       rotate: false,
       reason: 'the expired event is about version v1, but the current version is V2: already rotated',
     });
+  });
+
+  it('takes a sweep verdict again from the current version: a rotation done since leaves nothing due', () => {
+    const sweep = { reason: 'sweep', verdict: 'near-expiry' } as const;
+    const rotated: VersionView = { version: 'v3', enabled: true, expiresOn: days(60) };
+    expect(rotationNeed(sweep, rotated, now)).toEqual({
+      rotate: false,
+      reason: `the sweep found the secret near-expiry, but the current version v3 is valid until ${days(60).toISOString()}: already rotated`,
+    });
+    expect(rotationNeed(sweep, { ...rotated, expiresOn: days(29) }, now).rotate).toBe(true);
+    expect(rotationNeed(sweep, { ...rotated, expiresOn: days(-1) }, now).rotate).toBe(true);
   });
 });
