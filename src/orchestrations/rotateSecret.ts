@@ -10,7 +10,12 @@ import { canLogin, type PostgresConnection, PostgresError, setRolePassword } fro
 import { vigilEvents } from '../adapters/vigilEvents.js';
 import { type AuditRecord, createAuditRecord, parseAuditRecord } from '../core/audit.js';
 import { rotationFailedEvent, validateVigilEvent, withoutSecrets } from '../core/events.js';
-import { adoptionCandidates, mayDisablePending, type RollbackOutcome } from '../core/rotation/cleanup.js';
+import {
+  adoptionCandidates,
+  failureText,
+  mayDisablePending,
+  type RollbackOutcome,
+} from '../core/rotation/cleanup.js';
 import { generatePassword, PasswordPolicyError } from '../core/rotation/password.js';
 import {
   inactiveRole,
@@ -396,20 +401,11 @@ function* fail(
       cleanup = `cleanup failed: ${describe(cleanupError)}`;
     }
   }
-  const message = withoutSecrets(`${error} (${cleanup})`);
+  const message = withoutSecrets(failureText(error, cleanup));
   yield* audit(run, step, { ok: false, error: message });
-  const event = rotationFailedEvent({
-    vault: run.request.vault,
-    secret: run.request.secret,
-    strategy: run.strategy,
-    step,
-    error: message,
-    rotationId,
-    occurredAt: context.df.currentUtcDateTime.toISOString(),
-  });
   let published = true;
   try {
-    yield publishRotationFailed(event).withRetry(retry);
+    yield publishRotationFailed(failureEvent(run, step, message)).withRetry(retry);
   } catch {
     published = false;
   }
@@ -425,10 +421,53 @@ function cleanupSummary(done: z.infer<typeof cleanupSchema>): string {
   return `${kept}; restoring the target: ${done.rollback}`;
 }
 
+/** Used when a message fails validation: fixed text that always passes, so the failure is still told. */
+const FALLBACK_ERROR = 'the failure text could not be recorded; see the orchestration history';
+
+/** `Vigil.RotationFailed` for this run; a message the schema refuses is replaced, never thrown. */
+function failureEvent(run: Run, step: string, message: string): ReturnType<typeof rotationFailedEvent> {
+  const data = {
+    vault: run.request.vault,
+    secret: run.request.secret,
+    strategy: run.strategy,
+    step,
+    error: message,
+    rotationId: run.rotationId,
+    occurredAt: run.context.df.currentUtcDateTime.toISOString(),
+  };
+  try {
+    return rotationFailedEvent(data);
+  } catch {
+    return rotationFailedEvent({ ...data, error: FALLBACK_ERROR });
+  }
+}
+
 /** One audit record per step outcome; losing the audit trail must not strand a half-done rotation. */
 function* audit(run: Run, step: string, result: StepResult): Generated<void> {
+  const { context } = run;
+  const record = auditRecordOf(run, step, result);
+  try {
+    yield writeRotationAudit(record).withRetry(retry);
+  } catch (error) {
+    context.df.setCustomStatus({ stage: step, rotationId: run.rotationId, auditError: describe(error) });
+  }
+}
+
+/** The step's audit record; if its text fails validation, the same record with a fixed outcome text. */
+function auditRecordOf(run: Run, step: string, result: StepResult): AuditRecord {
+  try {
+    return buildAuditRecord(run, step, result);
+  } catch {
+    const fallback: StepResult = result.ok
+      ? { ok: true, outcome: result.outcome.replace(/[^a-z-]/g, '').slice(0, 32) || 'done' }
+      : { ok: false, error: FALLBACK_ERROR };
+    return buildAuditRecord(run, step, fallback);
+  }
+}
+
+function buildAuditRecord(run: Run, step: string, result: StepResult): AuditRecord {
   const { context, request, rotationId } = run;
-  const record: AuditRecord = createAuditRecord(
+  return createAuditRecord(
     {
       actor: 'vigil',
       action: step === 'create' ? 'create' : 'update',
@@ -448,11 +487,6 @@ function* audit(run: Run, step: string, result: StepResult): Generated<void> {
     },
     { id: `${rotationId}:${step}:${result.ok ? 'success' : 'failure'}`, now: context.df.currentUtcDateTime },
   );
-  try {
-    yield writeRotationAudit(record).withRetry(retry);
-  } catch (error) {
-    context.df.setCustomStatus({ stage: step, rotationId, auditError: describe(error) });
-  }
 }
 
 function stepInput(run: Run, progress: { pendingVersion?: string; role?: string }): StepInput {

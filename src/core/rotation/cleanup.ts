@@ -1,3 +1,4 @@
+import { MAX_ERROR_MESSAGE_LENGTH } from '../events.js';
 import type { VersionView } from './steps.js';
 
 /** What putting the current password back on the target came to, when a rotation is abandoned. */
@@ -31,4 +32,23 @@ const CHANGES_LIVE_PASSWORD = new Set(['postgres-role', 'postgres-flexible-admin
 export function adoptionCandidates(strategy: string, stale: readonly VersionView[]): VersionView[] {
   if (!CHANGES_LIVE_PASSWORD.has(strategy)) return [];
   return [...stale].sort((a, b) => (b.createdOn?.getTime() ?? 0) - (a.createdOn?.getTime() ?? 0));
+}
+
+/** Room kept for what masking may add back to a cut text (`[redacted]` is longer than a cut fragment). */
+const MASKING_MARGIN = 64;
+const MAX_CLEANUP_LENGTH = 400;
+
+/**
+ * The failure text of a rotation, `error (cleanup)`, within the published limit: the error is cut
+ * first, so the cleanup summary (what state the rotation left) always survives.
+ * @example
+ * failureText('x'.repeat(2000), 'disabled 1 pending version(s)').endsWith('(disabled 1 pending version(s))'); // true
+ */
+export function failureText(error: string, cleanup: string, limit = MAX_ERROR_MESSAGE_LENGTH): string {
+  const tail = ` (${cut(cleanup, MAX_CLEANUP_LENGTH)})`;
+  return `${cut(error, limit - tail.length - MASKING_MARGIN)}${tail}`;
+}
+
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }

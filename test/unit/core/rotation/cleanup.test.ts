@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adoptionCandidates, mayDisablePending } from '../../../../src/core/rotation/cleanup.js';
+import { MAX_ERROR_MESSAGE_LENGTH } from '../../../../src/core/events.js';
+import { adoptionCandidates, failureText, mayDisablePending } from '../../../../src/core/rotation/cleanup.js';
 import type { VersionView } from '../../../../src/core/rotation/steps.js';
 
 describe('mayDisablePending', () => {
@@ -31,4 +32,24 @@ describe('adoptionCandidates', () => {
       expect(adoptionCandidates(strategy, [older, newer])).toEqual([]);
     },
   );
+});
+
+describe('failureText', () => {
+  it('joins the error and the cleanup summary', () => {
+    expect(failureText('set failed', 'disabled 1 pending version(s)')).toBe(
+      'set failed (disabled 1 pending version(s))',
+    );
+  });
+
+  it('cuts a long error before the cleanup summary, staying within the limit', () => {
+    const text = failureText('e'.repeat(5000), 'kept 1 pending version(s) enabled');
+    expect(text.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_LENGTH);
+    expect(text.endsWith('… (kept 1 pending version(s) enabled)')).toBe(true);
+  });
+
+  it('cuts a long cleanup summary too', () => {
+    const text = failureText('e'.repeat(5000), 'c'.repeat(5000));
+    expect(text.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE_LENGTH);
+    expect(text).toMatch(/^e+… \(c+…\)$/);
+  });
 });
