@@ -118,9 +118,9 @@ export interface RotationResult {
 export const inspectRotation = df.app.activity('inspectRotation', {
   handler: async (input: unknown): Promise<Inspection> => {
     const request = inspectInputSchema.parse(input);
-    const current = await keyVault(request.vault).current(request.secret);
-    if (current === undefined) return { action: 'skip', reason: `secret ${request.secret} does not exist` };
     try {
+      const current = await keyVault(request.vault).current(request.secret);
+      if (current === undefined) return { action: 'skip', reason: `secret ${request.secret} does not exist` };
       const plan = parseRotationTags(current.tags);
       if (!plan.marked) return { action: 'skip', reason: `not marked for rotation: ${plan.reason}` };
       pendingSecretName(request.secret);
@@ -352,10 +352,15 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
   return { outcome: 'failed', rotationId, error: 'unreachable' };
 }
 
-/** Inspects with the orchestration's time, so a sweep's verdict follows the Durable clock. */
+/** A permanent error while inspecting (a 403, a disabled latest version) is a refusal like bad tags. */
 function* inspect(run: Run): Generated<Inspection> {
-  const now = run.context.df.currentUtcDateTime.toISOString();
-  return inspectionSchema.parse(yield inspectRotation({ ...run.request, now }).withRetry(retry));
+  const { context, request } = run;
+  try {
+    const now = context.df.currentUtcDateTime.toISOString();
+    return inspectionSchema.parse(yield inspectRotation({ ...request, now }).withRetry(retry));
+  } catch (error) {
+    return { action: 'refuse', error: describe(error) };
+  }
 }
 
 interface Run {

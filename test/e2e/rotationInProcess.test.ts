@@ -207,6 +207,18 @@ describe('rotation with the host in process', () => {
     await testbed.expectNoEnabledPending('ip-leftover');
   });
 
+  it('records a permanent Key Vault error while inspecting as a failed plan', async () => {
+    const version = await testbed.markForRotation('ip-disabled', 'Ip-Disabled-Pw-000001', {
+      'vigil-rotation': 'random',
+    });
+    await testbed.secrets.updateSecretProperties('ip-disabled', version, { enabled: false });
+    // The triggers read the secret first; a run they started sees the version disabled only later.
+    await startRun('ip-disabled', { reason: 'near-expiry', version });
+    const result = await outcome('ip-disabled');
+    expect(result).toMatchObject({ outcome: 'failed', step: 'plan' });
+    expect(String(result.error)).toContain('KeyVaultError');
+  });
+
   it('records bad tags, ignores unmarked secrets and unparseable or irrelevant events', async () => {
     const bad = await testbed.markForRotation('ip-bad', 'Ip-Bad-Pw-0000000001', {
       ...testbed.roleTags('x'),
