@@ -226,8 +226,13 @@ export const promotePendingCredential = df.app.activity('promotePendingCredentia
         });
         version = written.version;
       }
-      await store.disable(pendingName, pendingVersion);
-      return { outcome: already ? 'already-promoted' : 'promoted', version };
+      // The new version is current: a pending version left enabled is only untidy (the next
+      // rotation disables it), so a failure here is a warning, not a failed rotation.
+      const warning = await store.disable(pendingName, pendingVersion).then(
+        () => undefined,
+        (error: unknown) => `warning: pending version ${pendingVersion} not disabled: ${describe(error)}`,
+      );
+      return withDetail({ outcome: already ? 'already-promoted' : 'promoted', version }, warning);
     }),
 });
 
