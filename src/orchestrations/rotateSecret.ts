@@ -254,6 +254,8 @@ export const notifyRotationWebhook = df.app.activity('notifyRotationWebhook', {
           rotationId: step.rotationId,
         }),
         signal: AbortSignal.timeout(10_000),
+        // A redirect could carry the notice to a host the tag never named.
+        redirect: 'error',
       }).catch((error: unknown) => {
         throw new RotationStepError(`the webhook did not answer: ${describe(error)}`, true);
       });
@@ -577,11 +579,17 @@ async function postgresTarget(
   }
   const needsArm = target.endpoint.host === undefined || (role ?? target.role) === undefined;
   const facts = needsArm ? await flexibleServerAdministrator().describe(target.server) : undefined;
-  const host = target.endpoint.host ?? facts?.fullyQualifiedDomainName ?? '';
-  return {
-    endpoint: { ...target.endpoint, host },
-    role: role ?? target.role ?? facts?.administratorLogin ?? '',
-  };
+  const host = target.endpoint.host ?? facts?.fullyQualifiedDomainName;
+  if (host === undefined)
+    throw new RotationStateError(
+      `server ${target.server.serverName}: no vigil-host tag and ARM reports no fullyQualifiedDomainName`,
+    );
+  const login = role ?? target.role ?? facts?.administratorLogin;
+  if (login === undefined)
+    throw new RotationStateError(
+      `server ${target.server.serverName}: no vigil-role tag and ARM reports no administratorLogin`,
+    );
+  return { endpoint: { ...target.endpoint, host }, role: login };
 }
 
 function connect(target: PostgresTarget, user: string, password: string): PostgresConnection {
