@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueToken } from '../../local/host/easyAuth.js';
 import { auditStream, localVault } from '../../local/stack.js';
 import { rotationInstanceId } from '../../src/core/rotation/steps.js';
 import { RotationTestbed, rotationFinished, rotationOutcome } from '../support/rotation.js';
@@ -119,6 +120,9 @@ describe('faults', () => {
         .toBe(true);
       expect(status?.output).toMatchObject({ outcome: 'failed', step: 'set' });
       expect(JSON.stringify(status?.output)).toContain('connection-refused');
+      // With the server unreachable nothing could tell whether it took the pending password, so the
+      // pending version stays readable (a credential is never lost) and the failure says so.
+      expect(JSON.stringify(status?.output)).toContain('kept 1 pending version(s) enabled');
     } finally {
       await stack.startPostgres();
     }
@@ -130,7 +134,6 @@ describe('faults', () => {
     expect(current.value).toBe('Down-Initial-Pw-00001');
     await testbed.expectLogsIn('app_down', 'Down-Initial-Pw-00001');
     expect(await testbed.versionsOf('db-down')).toHaveLength(1);
-    await testbed.expectNoEnabledPending('db-down');
     await registerPendingCanaries('db-down');
     await stack.eventGrid.idle();
     expect(rotationFailedEvents().map((event) => event.data)).toContainEqual(
@@ -138,6 +141,32 @@ describe('faults', () => {
     );
     const audit = stack.logs.records(auditStream).filter((r) => r.resource_id === `${localVault}/db-down`);
     expect(audit).toContainEqual(expect.objectContaining({ status: 'failure' }));
+  });
+
+  it('the next rotation after that failure settles the leftover and rotates: never a dead end', async () => {
+    const token = await issueToken(stack.hostKeys.tokenSigningKey, {
+      subject: 'oncall',
+      roles: ['responder'],
+    });
+    const again = await fetch(`${stack.hostUrl}/api/secrets/${localVault}/db-down/rotate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(again.status).toBe(202);
+    const instanceId = rotationInstanceId(localVault, 'db-down');
+    const done = await waitForInstance(
+      stack,
+      instanceId,
+      (status) => (status.output as { outcome?: string } | null)?.outcome === 'rotated',
+      60_000,
+    );
+    expect(done.runtimeStatus).toBe('Completed');
+    const rotated = await testbed.currentVersion('db-down');
+    expect(rotated.value).not.toBe('Down-Initial-Pw-00001');
+    await testbed.expectLogsIn('app_down', rotated.value);
+    await testbed.expectLoginRefused('app_down', 'Down-Initial-Pw-00001');
+    await testbed.expectNoEnabledPending('db-down');
+    await registerPendingCanaries('db-down');
   });
 
   it('backs off when Key Vault throttles (429 with Retry-After) and completes', async () => {
