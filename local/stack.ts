@@ -39,6 +39,18 @@ export const defaultPorts: StackPorts = {
   arm: 7305,
 };
 
+/** Every port chosen free by the system: throwaway stacks for tests and benchmarks. */
+export const freePorts: StackPorts = {
+  host: 0,
+  azurite: { blob: 0, queue: 0, table: 0 },
+  eventGrid: 0,
+  keyVault: 0,
+  logs: 0,
+  identity: 0,
+  postgres: 0,
+  arm: 0,
+};
+
 export interface StackOptions {
   /** The built app (package.json, host.json, dist/). */
   appRoot: string;

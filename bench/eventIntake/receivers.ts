@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack } from '../../local/stack.js';
+import { freePorts, Stack } from '../../local/stack.js';
 import { EffectLog } from './effects.js';
 
 /** Where a run's events go, and how the bench sees them take effect. */
@@ -76,16 +76,7 @@ export async function startVigil(): Promise<VigilReceiver> {
     stack = await Stack.start({
       appRoot,
       dataDir,
-      ports: {
-        host: 0,
-        azurite: { blob: 0, queue: 0, table: 0 },
-        eventGrid: 0,
-        keyVault: 0,
-        logs: 0,
-        identity: 0,
-        postgres: 0,
-        arm: 0,
-      },
+      ports: freePorts,
       // Redeliveries within seconds, as the tests do, so a failed batch does not stall a run for 10 s.
       eventGridRetryScheduleMs: [250, 500, 1000],
       log: (line) => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack } from '../../local/stack.js';
+import { freePorts, Stack } from '../../local/stack.js';
 
 /** The whole local stack for a storm: the host as its own process, the emulators in this one. */
 export interface StormStack {
@@ -28,16 +28,7 @@ export async function startStormStack(): Promise<StormStack> {
     stack = await Stack.start({
       appRoot,
       dataDir,
-      ports: {
-        host: 0,
-        azurite: { blob: 0, queue: 0, table: 0 },
-        eventGrid: 0,
-        keyVault: 0,
-        logs: 0,
-        identity: 0,
-        postgres: 0,
-        arm: 0,
-      },
+      ports: freePorts,
       eventGridRetryScheduleMs: [250, 500, 1000],
       log: (line) => {
         for (const listener of listeners) listener(line);

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { Stack } from '../../local/stack.js';
+import { freePorts, Stack } from '../../local/stack.js';
 
 export const appRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -12,16 +12,7 @@ export async function startTestStack(lines: string[] = []): Promise<Stack & { cl
   const stack = await Stack.start({
     appRoot,
     dataDir,
-    ports: {
-      host: 0,
-      azurite: { blob: 0, queue: 0, table: 0 },
-      eventGrid: 0,
-      keyVault: 0,
-      logs: 0,
-      identity: 0,
-      postgres: 0,
-      arm: 0,
-    },
+    ports: freePorts,
     eventGridRetryScheduleMs: [200, 500, 1000],
     log: (line) => lines.push(line),
   });

@@ -91,7 +91,8 @@ export function parsePublishBody(
   return parseCloudEvents(mediaType, parsed);
 }
 
-function parseJson(body: Buffer): unknown {
+/** The body as JSON, or a 400 naming why it is not. */
+export function parseJson(body: Buffer): unknown {
   if (body.length === 0) throw badRequest('the request body is empty; send a JSON array of events');
   try {
     return JSON.parse(body.toString('utf8'));

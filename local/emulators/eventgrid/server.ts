@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EventGridEmulatorError, EventGridRequestError, SubscriptionValidationError } from './errors.js';
-import { MAX_PUBLISH_BYTES } from './inbound.js';
+import { MAX_PUBLISH_BYTES, parseJson } from './inbound.js';
 import type { TopicRegistry } from './topics.js';
 
 /** The only data-plane version Event Grid's publish API has; the SDK sends it. */
@@ -116,19 +116,7 @@ function asObject(value: unknown, what: string): Record<string, unknown> {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const body = await readBody(req, MAX_ADMIN_BYTES);
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (cause) {
-    throw new EventGridRequestError(
-      400,
-      'BadRequest',
-      `the request body is not valid JSON: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
-  }
+  return parseJson(await readBody(req, MAX_ADMIN_BYTES));
 }
 
 /** Reads at most `limit` bytes; beyond that answers 413 without buffering the rest. */
