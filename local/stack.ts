@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { type PersistedClock, persistedClock } from './clock.js';
 import { type ArmEmulator, startArmEmulator } from './emulators/arm/index.js';
@@ -10,6 +9,7 @@ import { type KeyVaultEmulator, startKeyVaultEmulator } from './emulators/keyvau
 import { type LogsIngestionEmulator, startLogsIngestionEmulator } from './emulators/logs/index.js';
 import { type HostKeys, loadOrCreateKeys } from './host/keys.js';
 import { HostProcess } from './host/process.js';
+import { stablePort } from './ports.js';
 import { Azurite } from './services/azurite.js';
 import { LocalPostgres } from './services/postgres.js';
 import { childTrustEnv, ensureLocalCertificates, trustLocalCa } from './tls.js';
@@ -337,14 +337,5 @@ function clockFile(dataDir: string): string {
 
 /** The host must keep its port across restarts, so a 0 becomes a concrete free port here. */
 async function resolvePorts(ports: StackPorts): Promise<StackPorts> {
-  return { ...ports, host: ports.host === 0 ? await freePort() : ports.host };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === 'string') throw new Error('Could not find a free port');
-  return address.port;
+  return { ...ports, host: ports.host === 0 ? await stablePort() : ports.host };
 }

@@ -72,11 +72,10 @@ export class HostProcess {
       exited = true;
     });
     while (Date.now() < deadline && !exited) {
-      // Only our own child counts: a stale host on the port would answer with another pid.
-      const pid = await fetch(`${this.url}/admin/host/ping`).then(
-        async (response) => ((await response.json()) as { pid?: number }).pid,
-        () => undefined,
-      );
+      // Only our own child counts: a stale host on the port answers with another pid, anything else not as JSON.
+      const pid = await fetch(`${this.url}/admin/host/ping`)
+        .then(async (response) => ((await response.json()) as { pid?: number }).pid)
+        .catch(() => undefined);
       if (pid === this.#child.pid) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

