@@ -30,6 +30,7 @@ let host: InProcessHost;
 let testbed: RotationTestbed;
 let receiver: Server;
 const notifications: unknown[] = [];
+let redirectsAsked = 0;
 
 beforeAll(async () => {
   workDir = await mkdtemp(path.join(tmpdir(), 'vigil-rot-inproc-'));
@@ -46,6 +47,8 @@ beforeAll(async () => {
       body += chunk;
     });
     req.on('end', () => {
+      redirectsAsked += req.url === '/moved' ? 1 : 0;
+      if (req.url === '/moved') return void res.writeHead(307, { location: '/rotated' }).end();
       notifications.push(JSON.parse(body));
       res.writeHead(204).end();
     });
@@ -121,6 +124,16 @@ async function startRun(name: string, trigger: Record<string, string>): Promise<
     },
   );
   expect(response.status).toBe(202);
+}
+
+/** Waits for the outcome while moving the host's clock, so Durable's retry delays pass at once. */
+async function outcomeWithRetries(name: string): Promise<Record<string, unknown>> {
+  const ticker = setInterval(() => host.clock.advance(60_000), 100);
+  try {
+    return await outcome(name);
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 async function outcome(name: string): Promise<Record<string, unknown>> {
@@ -263,6 +276,40 @@ describe('rotation with the host in process', () => {
       }),
     );
     expect(JSON.stringify(notifications)).not.toContain(current.value ?? '');
+  });
+
+  it('never follows a webhook redirect: the notice does not reach where the tag did not point', async () => {
+    const { port } = receiver.address() as AddressInfo;
+    await testbed.markForRotation('ip-moved', 'initial-moved-key-0001', {
+      'vigil-rotation': 'random',
+      'vigil-webhook': `http://127.0.0.1:${port}/moved`,
+    });
+    await startRun('ip-moved', { reason: 'on-demand', requestedBy: 'Ada' });
+    // The value is rotated; only the notice failed (after Durable's retries).
+    expect(await outcomeWithRetries('ip-moved')).toMatchObject({ outcome: 'rotated' });
+    expect(redirectsAsked).toBeGreaterThan(1);
+    expect(notifications).not.toContainEqual(expect.objectContaining({ secret: 'ip-moved' }));
+  });
+
+  it('keeps a promoted rotation when disabling its pending version fails; the next rotation tidies it', async () => {
+    const version = await testbed.markForRotation('ip-untidy', 'initial-untidy-key-001', {
+      'vigil-rotation': 'random',
+    });
+    // 501 is not retried by the SDK: the disable fails at once, after the new version is current.
+    keyVault.admin.fail({
+      requests: 1,
+      status: 501,
+      only: { method: 'PATCH', path: /^\/secrets\/ip-untidy-pending\// },
+    });
+    await startRun('ip-untidy', { reason: 'near-expiry', version });
+    expect(await outcome('ip-untidy')).toMatchObject({ outcome: 'rotated' });
+    const rotated = await testbed.currentVersion('ip-untidy');
+    expect(rotated.value).not.toBe('initial-untidy-key-001');
+    expect((await testbed.versionsOf('ip-untidy-pending')).filter((v) => v.enabled)).toHaveLength(1);
+
+    await startRun('ip-untidy', { reason: 'on-demand', requestedBy: 'Ada' });
+    expect(await outcome('ip-untidy')).toMatchObject({ outcome: 'rotated' });
+    await testbed.expectNoEnabledPending('ip-untidy');
   });
 
   it('skips a sweep-started run when a rotation finished since the sweep listed the secret', async () => {

@@ -14,6 +14,8 @@ export interface InProcessHost {
   app: LoadedApp;
   keys: HostKeys;
   azurite: Azurite;
+  /** The host's clock: advancing it fires durable timers and retry delays. */
+  clock: Clock;
   stop(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export async function startInProcessHost(): Promise<InProcessHost> {
     app,
     keys,
     azurite,
+    clock,
     async stop() {
       await host.close();
       await azurite.stop();

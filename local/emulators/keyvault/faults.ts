@@ -21,6 +21,20 @@ export interface FailOptions {
   status?: number;
   /** Omitted by default: a bare 503 is retried by the SDK's exponential backoff. */
   retryAfterSeconds?: number;
+  /** Fail only these requests (e.g. the PATCH of one secret); the others are served meanwhile. */
+  only?: RequestMatch;
+}
+
+export interface RequestMatch {
+  method?: string;
+  /** Tested against the URL path, e.g. `/secrets/app-db-pending/`. */
+  path?: RegExp;
+}
+
+/** What the injector needs to know of a request. */
+export interface RequestLine {
+  method: string;
+  path: string;
 }
 
 export interface FaultCounts {
@@ -51,7 +65,7 @@ function positiveInteger(field: string, value: number): number {
  */
 export class FaultInjector {
   #throttle: { remaining: number; retryAfterSeconds: number } | undefined;
-  #fail: { remaining: number; status: number; retryAfterSeconds?: number } | undefined;
+  #fail: { remaining: number; status: number; retryAfterSeconds?: number; only?: RequestMatch } | undefined;
   #rate: { perSecond: number; precise: boolean } | undefined;
   /** Per vault: the times (ms) at which the requests of the last second were served. */
   #served = new Map<string, number[]>();
@@ -69,11 +83,11 @@ export class FaultInjector {
     this.#served.clear();
   }
 
-  fail({ requests, status = 503, retryAfterSeconds }: FailOptions): void {
+  fail({ requests, status = 503, retryAfterSeconds, only }: FailOptions): void {
     if (!Number.isInteger(status) || status < 500 || status > 599) {
       throw new KeyVaultEmulatorError(`fail.status must be a 5xx status, got ${status}`);
     }
-    this.#fail = { remaining: positiveInteger('fail.requests', requests), status };
+    this.#fail = { remaining: positiveInteger('fail.requests', requests), status, ...(only && { only }) };
     if (retryAfterSeconds !== undefined) {
       this.#fail.retryAfterSeconds = positiveInteger('fail.retryAfterSeconds', retryAfterSeconds);
     }
@@ -87,16 +101,16 @@ export class FaultInjector {
   }
 
   /** The refusal for this request, or undefined to serve it (and count it against the rate limit). */
-  check(vaultName: string, nowMs: number): Refusal | undefined {
-    const refusal = this.#injected() ?? this.#rateLimited(vaultName, nowMs);
+  check(vaultName: string, nowMs: number, request: RequestLine): Refusal | undefined {
+    const refusal = this.#injected(request) ?? this.#rateLimited(vaultName, nowMs);
     if (refusal?.error.status === 429) this.counts.throttled++;
     else if (refusal) this.counts.failed++;
     else this.counts.served++;
     return refusal;
   }
 
-  #injected(): Refusal | undefined {
-    if (this.#fail && this.#fail.remaining > 0) {
+  #injected(request: RequestLine): Refusal | undefined {
+    if (this.#fail && this.#fail.remaining > 0 && matches(request, this.#fail.only)) {
       this.#fail.remaining--;
       const { status, retryAfterSeconds } = this.#fail;
       const headers: Record<string, string> =
@@ -129,6 +143,11 @@ export class FaultInjector {
     }
     return throttled(oldest + 1000 - nowMs, this.#rate.precise);
   }
+}
+
+function matches(request: RequestLine, only: RequestMatch | undefined): boolean {
+  if (only?.method !== undefined && only.method.toUpperCase() !== request.method.toUpperCase()) return false;
+  return only?.path === undefined || only.path.test(request.path);
 }
 
 function throttled(waitMs: number, precise: boolean): Refusal {

@@ -56,9 +56,12 @@ export async function serveVaultRequest(
 
 async function answer(context: VaultContext, req: IncomingMessage): Promise<Reply> {
   if (!hasBearerToken(req)) return challenge(context.tenantId);
-  const refusal = context.faults.check(context.identity.name, Date.now());
-  if (refusal) return { ...errorReply(refusal.error), headers: refusal.headers };
   const url = new URL(req.url ?? '/', context.identity.url);
+  const refusal = context.faults.check(context.identity.name, Date.now(), {
+    method: req.method ?? 'GET',
+    path: url.pathname,
+  });
+  if (refusal) return { ...errorReply(refusal.error), headers: refusal.headers };
   if (!url.searchParams.get('api-version'))
     throw badParameter('api-version', 'the query parameter is required');
   const request: ParsedRequest = {

@@ -67,6 +67,20 @@ describe('Key Vault emulator fault injection with the real SecretClient', () => 
     expect(kv.admin.counts().failed).toBe(2);
   });
 
+  it('fails only the requests that match, serving the others meanwhile', async () => {
+    const client = fixture.client(kv, 'kv-faults', { retryOptions: { maxRetries: 0 } });
+    const { properties } = await client.setSecret('db-password', 'value');
+    kv.admin.fail({ requests: 1, only: { method: 'PATCH', path: /^\/secrets\/db-password\// } });
+
+    expect((await client.getSecret('db-password')).value).toBe('value');
+    await expect(
+      client.updateSecretProperties('db-password', properties.version ?? '', { enabled: false }),
+    ).rejects.toMatchObject({ statusCode: 503 });
+    await client.updateSecretProperties('db-password', properties.version ?? '', { enabled: false });
+
+    expect(kv.admin.counts().failed).toBe(1);
+  });
+
   it('rejects fault options it cannot apply, naming the option', () => {
     expect(() => kv.admin.throttle({ requests: 0 })).toThrow(/throttle.requests must be an integer ≥ 1/);
     expect(() => kv.admin.rateLimit({ perSecond: 1.5 })).toThrow(/rateLimit.perSecond/);
