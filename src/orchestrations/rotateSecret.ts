@@ -90,8 +90,16 @@ const stepResultSchema = z.discriminatedUnion('ok', [
 ]);
 type StepResult = z.infer<typeof stepResultSchema>;
 
+const STEP_NAMES = ['create', 'set', 'test', 'promote', 'notify'] as const;
+type StepName = (typeof STEP_NAMES)[number];
+
 const inspectionSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('rotate'), strategy: z.string() }),
+  z.object({
+    action: z.literal('rotate'),
+    strategy: z.string(),
+    // Absent in the history of a run inspected before steps were planned: then every step runs.
+    steps: z.array(z.enum(STEP_NAMES)).default(['create', 'set', 'test', 'promote', 'notify']),
+  }),
   z.object({ action: z.literal('skip'), reason: z.string() }),
   z.object({ action: z.literal('refuse'), error: z.string() }),
 ]);
@@ -126,7 +134,7 @@ export const inspectRotation = df.app.activity('inspectRotation', {
       pendingSecretName(request.secret);
       const need = rotationNeed(request.trigger, current, new Date(request.now));
       return need.rotate
-        ? { action: 'rotate', strategy: plan.target.kind }
+        ? { action: 'rotate', strategy: plan.target.kind, steps: stepsFor(plan) }
         : { action: 'skip', reason: need.reason };
     } catch (error) {
       if (isTransient(error)) throw error;
@@ -134,6 +142,16 @@ export const inspectRotation = df.app.activity('inspectRotation', {
     }
   },
 });
+
+/**
+ * The steps a plan needs: a `random` value has no target to set or test, and only a webhook to
+ * notify; a PostgreSQL credential has no webhook. Each step skipped is Key Vault reads saved.
+ */
+function stepsFor(plan: RotationPlan): StepName[] {
+  const { target } = plan;
+  if (target.kind !== 'random') return ['create', 'set', 'test', 'promote'];
+  return target.webhookUrl === undefined ? ['create', 'promote'] : ['create', 'promote', 'notify'];
+}
 
 /** Step 1: a pending value in the `{name}-pending` companion secret, made once per rotation. */
 export const createPendingCredential = df.app.activity('createPendingCredential', {
@@ -341,7 +359,7 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
   if (inspection.action === 'refuse') return yield* fail(run, 'plan', inspection.error);
   run.strategy = inspection.strategy;
   const progress: { pendingVersion?: string; role?: string } = {};
-  for (const { step, activity } of STEPS) {
+  for (const { step, activity } of STEPS.filter(({ step }) => inspection.steps.includes(step))) {
     context.df.setCustomStatus({ stage: step, rotationId });
     const result = yield* attempt(run, activity, progress);
     if (!result.ok) return yield* fail(run, step, result.error, progress);
@@ -351,7 +369,7 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
       progress.role = result.role;
     }
     if (step === 'promote') {
-      yield* notify(run, progress);
+      if (inspection.steps.includes('notify')) yield* notify(run, progress);
       context.df.setCustomStatus({ stage: 'rotated', rotationId });
       return { outcome: 'rotated', rotationId, ...(result.version && { version: result.version }) };
     }
@@ -391,7 +409,6 @@ function* attempt(
 }
 
 function* notify(run: Run, progress: { pendingVersion?: string; role?: string }): Generated<void> {
-  if (run.strategy !== 'random') return;
   const result = yield* attempt(run, notifyRotationWebhook, progress);
   if (!(result.ok && result.outcome === 'not-applicable')) yield* audit(run, 'notify', result);
 }

@@ -312,6 +312,18 @@ describe('rotation with the host in process', () => {
     await testbed.expectNoEnabledPending('ip-untidy');
   });
 
+  it('rotates a random value without a webhook in 8 Key Vault requests: no set, test or notify step', async () => {
+    const version = await testbed.markForRotation('ip-lean', 'initial-lean-key-00001', {
+      'vigil-rotation': 'random',
+    });
+    const before = keyVault.admin.counts().served;
+    await startRun('ip-lean', { reason: 'near-expiry', version });
+    expect(await outcome('ip-lean')).toMatchObject({ outcome: 'rotated' });
+    // inspect 1; create: list pending, read current, write pending; promote: read current, read pending, write, disable.
+    expect(keyVault.admin.counts().served - before).toBe(8);
+    await testbed.expectNoEnabledPending('ip-lean');
+  });
+
   it('skips a sweep-started run when a rotation finished since the sweep listed the secret', async () => {
     await testbed.secrets.setSecret('ip-swept', 'initial-swept-value-01', {
       tags: { 'vigil-rotation': 'random' },
