@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
-import type { SecretClient, SecretProperties } from '@azure/keyvault-secrets';
+import type { SecretClient, SecretClientOptions, SecretProperties } from '@azure/keyvault-secrets';
 import { loadRotationConfig, type RotationConfig } from '../config.js';
+import { VaultPacer } from './vaultPacer.js';
 
 /** One version of a secret as Vigil sees it: everything but the value. */
 export interface SecretVersionInfo {
@@ -146,7 +147,34 @@ async function createClient(url: string, verifyChallengeResource: boolean): Prom
     // A rotation storm meets Key Vault's throttle: waiting out more Retry-After answers (the SDK
     // honours them) keeps a throttled rotation from failing where the default three retries gave up.
     retryOptions: { maxRetries: 8, maxRetryDelayInMs: 30_000 },
+    // Per attempt (retries included), so a throttled vault's requests wait their turn here.
+    additionalPolicies: [{ policy: pacedBy(new VaultPacer()), position: 'perRetry' }],
   });
+}
+
+type PipelinePolicy = NonNullable<SecretClientOptions['additionalPolicies']>[number]['policy'];
+
+/** Each request waits for the pacer's slot, and tells it whether the vault throttled. */
+function pacedBy(pacer: VaultPacer): PipelinePolicy {
+  return {
+    name: 'vigilVaultPacer',
+    async sendRequest(request, next) {
+      await pacer.slot();
+      const response = await next(request);
+      if (response.status === 429) pacer.throttled(retryAfterMs(response.headers.get('retry-after')));
+      // A 401 is the authentication challenge, which the vault answers before any throttle.
+      else if (response.status !== 401) pacer.served();
+      return response;
+    },
+  };
+}
+
+/** `Retry-After` in seconds or as an HTTP date; a second when absent or unreadable. */
+function retryAfterMs(header: string | undefined): number {
+  const seconds = Number(header);
+  if (header !== undefined && Number.isFinite(seconds)) return seconds * 1000;
+  const date = header === undefined ? Number.NaN : Date.parse(header);
+  return Number.isNaN(date) ? 1000 : Math.max(0, date - Date.now());
 }
 
 function info(properties: SecretProperties): SecretVersionInfo {

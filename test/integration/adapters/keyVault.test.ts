@@ -101,6 +101,22 @@ describe('keyVault adapter against the Key Vault emulator', () => {
     expect(emulator.admin.counts().throttled - before).toBe(2);
   });
 
+  it('under a vault rate limit, paces concurrent callers instead of collecting 429s', async () => {
+    emulator.admin.rateLimit({ perSecond: 50 });
+    const before = emulator.admin.counts();
+    // 20 callers reading in a loop: unpaced, about a third of their requests drew 429 here.
+    const reads = Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 15; i++) await store.current('app-db');
+    });
+    await Promise.all(reads);
+    emulator.admin.clearFaults();
+    const served = emulator.admin.counts().served - before.served;
+    const throttled = emulator.admin.counts().throttled - before.throttled;
+    expect(served).toBe(300);
+    // The first burst draws one 429 per caller; after that the pace keeps below the limit.
+    expect(throttled).toBeLessThan(45);
+  }, 60_000);
+
   it('reports throttling that outlasts the SDK retries as transient', async () => {
     emulator.admin.throttle({ requests: 10, retryAfterSeconds: 1 });
     const error = await store.current('app-db').catch((caught: unknown) => caught);

@@ -1,0 +1,90 @@
+/**
+ * Paces one vault's requests once it has throttled this process under load.
+ *
+ * Why: Key Vault answers a throttled request with 429 and a `Retry-After` in whole seconds. Every
+ * caller that gets one sleeps the whole second, and when they all sleep at once the vault idles
+ * although it would serve. A pacer learns the rate the vault served when it throttled (the
+ * responses of the second before) and spaces requests at that rate, so they queue here instead of
+ * collecting 429s; it probes upward by a tenth each second without a 429, and lets go once the
+ * pace is twice what callers ask and nobody waits. A 429 after fewer than `minimumRate` responses in a second says
+ * nothing about a rate (another client used the vault up): the SDK's Retry-After alone handles it.
+ */
+const minimumRate = 5;
+
+export class VaultPacer {
+  /** Requests per second; undefined while unpaced. */
+  #rate: number | undefined;
+  #nextSlotMs = 0;
+  #lastRaiseMs = 0;
+  /** When the responses of the last second arrived, and when callers asked for a slot. */
+  #served: number[] = [];
+  #asked: number[] = [];
+  #line: Promise<void> = Promise.resolve();
+  #waiting = 0;
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly sleep: (ms: number) => Promise<void> = (ms) =>
+      new Promise((resolve) => setTimeout(resolve, ms)),
+  ) {}
+
+  /** The current pace in requests per second, or undefined when requests go out unpaced. */
+  get rate(): number | undefined {
+    return this.#rate;
+  }
+
+  /** Resolves when this request may go out. */
+  async slot(): Promise<void> {
+    if (this.#rate === undefined) return;
+    lastSecond(this.#asked, this.now()).push(this.now());
+    // Callers wait in line and each takes its slot when its turn comes, at the pace then in force,
+    // so a slower pace learnt from a 429 applies to everyone already waiting.
+    this.#waiting += 1;
+    const turn = this.#line.then(() => this.#nextSlot());
+    this.#line = turn;
+    await turn.finally(() => {
+      this.#waiting -= 1;
+    });
+  }
+
+  async #nextSlot(): Promise<void> {
+    if (this.#rate === undefined) return;
+    const now = this.now();
+    const at = Math.max(now, this.#nextSlotMs);
+    this.#nextSlotMs = at + 1000 / this.#rate;
+    if (at > now) await this.sleep(at - now);
+  }
+
+  /** A response other than 429 arrived. */
+  served(): void {
+    const now = this.now();
+    lastSecond(this.#served, now).push(now);
+    if (this.#rate === undefined || now - this.#lastRaiseMs < 1000) return;
+    this.#lastRaiseMs = now;
+    this.#rate *= 1.1;
+    const idle = this.#waiting === 0 && this.#rate > 2 * lastSecond(this.#asked, now).length;
+    if (idle) this.#rate = undefined;
+  }
+
+  /**
+   * A 429 arrived: pace at what the vault served in the second before it. When pacing starts, the
+   * burst that drew the 429 is still in the vault's window, so nothing goes out before `retryAfterMs`.
+   */
+  throttled(retryAfterMs = 1000): void {
+    const now = this.now();
+    const served = lastSecond(this.#served, now).length;
+    if (served < minimumRate) return;
+    const starting = this.#rate === undefined;
+    this.#rate = served;
+    this.#lastRaiseMs = now;
+    const wait = starting ? retryAfterMs : 1000 / served;
+    this.#nextSlotMs = Math.max(this.#nextSlotMs, now + wait);
+  }
+}
+
+/** Drops the times older than a second, in place, and returns the array. */
+function lastSecond(times: number[], now: number): number[] {
+  const firstRecent = times.findIndex((at) => at > now - 1000);
+  times.splice(0, firstRecent === -1 ? times.length : firstRecent);
+  return times;
+}
