@@ -6,8 +6,9 @@
  * although it would serve. A pacer learns the rate the vault served when it throttled (the
  * responses of the second before) and spaces requests at that rate, so they queue here instead of
  * collecting 429s; it probes upward by a tenth each second without a 429, and lets go once the
- * pace is twice what callers ask and nobody waits. A 429 after fewer than `minimumRate` responses in a second says
- * nothing about a rate (another client used the vault up): the SDK's Retry-After alone handles it.
+ * pace is twice what callers ask and nobody waits. A 429 after fewer than `minimumRate` responses
+ * in a second says nothing about a rate (another client used the vault up): the SDK's own
+ * Retry-After handling is left to deal with it.
  */
 const minimumRate = 5;
 
@@ -36,7 +37,8 @@ export class VaultPacer {
   /** Resolves when this request may go out. */
   async slot(): Promise<void> {
     if (this.#rate === undefined) return;
-    lastSecond(this.#asked, this.now()).push(this.now());
+    const now = this.now();
+    lastSecond(this.#asked, now).push(now);
     // Callers wait in line and each takes its slot when its turn comes, at the pace then in force,
     // so a slower pace learnt from a 429 applies to everyone already waiting.
     this.#waiting += 1;
