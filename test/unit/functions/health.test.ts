@@ -7,16 +7,13 @@ import { health } from '../../../src/functions/health.js';
 
 let server: Server;
 let tableUrl: string;
-let closedPort: number;
+/** Nothing listens on tcpmux; a port freed by listen(0) could be taken by a test running alongside. */
+const closedPort = 1;
 
 beforeAll(async () => {
   server = createServer((_req, res) => res.writeHead(404).end());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   tableUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/devstoreaccount1`;
-  const closed = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => closed.once('listening', resolve));
-  closedPort = (closed.address() as AddressInfo).port;
-  await new Promise((resolve) => closed.close(resolve));
 });
 afterAll(() => new Promise((resolve) => server.close(resolve)));
 let logged: string[];
