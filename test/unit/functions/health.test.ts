@@ -7,8 +7,11 @@ import { health } from '../../../src/functions/health.js';
 
 let server: Server;
 let tableUrl: string;
-/** Nothing listens on tcpmux; a port freed by listen(0) could be taken by a test running alongside. */
-const closedPort = 1;
+/**
+ * A privileged port nothing here listens on (fetch refuses port 1 outright): a port freed by
+ * listen(0) could be taken by a test running alongside.
+ */
+const closedPort = 1023;
 
 beforeAll(async () => {
   server = createServer((_req, res) => res.writeHead(404).end());
