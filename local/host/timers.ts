@@ -127,9 +127,10 @@ async function runTimer(
     }
     const now = clock.now();
     const isPastDue = now.getTime() - due.getTime() > 1000;
+    const previous = last;
     last = now;
     await status.recordRun(timer.functionName, now).catch(report);
-    await timer.fire(timerInfo(due, nextAfter(cron, now), isPastDue)).catch(report);
+    await timer.fire(timerInfo(previous, due, isPastDue)).catch(report);
   }
 }
 
@@ -139,6 +140,11 @@ function nextAfter(cron: Cron, date: Date): Date {
   return next;
 }
 
+/**
+ * The schedule status as the real host passes it: named from the scheduler's side, so during an
+ * invocation `Next` is the occurrence being run (in the past when it is past due) and `Last` the
+ * run before it.
+ */
 function timerInfo(last: Date, next: Date, isPastDue: boolean): TimerInfo {
   return {
     Schedule: { AdjustForDST: true },

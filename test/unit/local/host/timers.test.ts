@@ -39,7 +39,11 @@ describe('timer triggers', () => {
     timers.stop();
 
     expect(fired[1]?.IsPastDue).toBe(true);
-    expect(new Date(fired[1]?.ScheduleStatus.Next ?? 0).getTime()).toBeGreaterThan(clock.now().getTime());
+    // As in Azure: Next is the occurrence being run (here the missed one), Last the run before.
+    const { Last, Next } = fired[1]?.ScheduleStatus ?? { Last: '', Next: '' };
+    expect(new Date(Next).getTime()).toBeGreaterThan(new Date(Last).getTime());
+    expect(new Date(Next).getTime()).toBeLessThan(clock.now().getTime());
+    expect([new Date(Next).getMinutes(), new Date(Next).getSeconds()]).toEqual([0, 0]);
   });
 
   it('run on startup when asked', async () => {
