@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../clock.js';
+import { readBodyWithin } from '../http.js';
 import { InvalidTokenError, principalHeaders } from './easyAuth.js';
 import { handleWebhook } from './eventGridWebhook.js';
 import {
@@ -349,15 +350,8 @@ function header(req: IncomingMessage, name: string): string | undefined {
 }
 
 /** The body, or undefined when it is larger than the host accepts. */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return readBodyWithin(req, maxBodyBytes);
 }
 
 function responseBody(body: TypedData | undefined): Buffer | string {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { readBodyWithin } from '../../http.js';
 import { ArmRequestError } from './errors.js';
 import { type FlexibleServerSpec, FlexibleServers } from './flexibleServers.js';
 import { AsyncOperations } from './operations.js';
@@ -181,15 +182,10 @@ function matched(match: RegExpExecArray): string[] {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new ArmRequestError(413, 'RequestEntityTooLarge', 'the request body exceeds 1 MB');
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const body = await readBodyWithin(req, MAX_BODY_BYTES);
+  if (body === undefined)
+    throw new ArmRequestError(413, 'RequestEntityTooLarge', 'the request body exceeds 1 MB');
+  const text = body.toString('utf8');
   try {
     return text === '' ? undefined : JSON.parse(text);
   } catch {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBodyWithin } from '../../http.js';
 import { EventGridEmulatorError, EventGridRequestError, SubscriptionValidationError } from './errors.js';
 import { MAX_PUBLISH_BYTES, parseJson } from './inbound.js';
 import type { TopicRegistry } from './topics.js';
@@ -119,22 +120,15 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return parseJson(await readBody(req, MAX_ADMIN_BYTES));
 }
 
-/** Reads at most `limit` bytes; beyond that answers 413 without buffering the rest. */
+/** Reads at most `limit` bytes; beyond that answers 413. */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      throw new EventGridRequestError(
-        413,
-        'RequestEntityTooLarge',
-        `the request body exceeds ${limit} bytes, the most Event Grid accepts per request`,
-      );
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  const body = await readBodyWithin(req, limit);
+  if (body !== undefined) return body;
+  throw new EventGridRequestError(
+    413,
+    'RequestEntityTooLarge',
+    `the request body exceeds ${limit} bytes, the most Event Grid accepts per request`,
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, value: unknown): void {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBodyWithin } from '../../http.js';
 import { deletedSecretBundle, secretBundle, secretListItem, versionListItem } from './bundles.js';
 import { badParameter, KeyVaultRestError } from './errors.js';
 import type { VaultIdentity } from './events.js';
@@ -219,23 +220,12 @@ function notFound(request: ParsedRequest): Reply {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBodyBytes) {
-      throw new KeyVaultRestError(
-        413,
-        'RequestEntityTooLarge',
-        `body: must be at most ${maxBodyBytes} bytes`,
-      );
-    }
-    chunks.push(buffer);
-  }
-  if (size === 0) return undefined;
+  const body = await readBodyWithin(req, maxBodyBytes);
+  if (body === undefined)
+    throw new KeyVaultRestError(413, 'RequestEntityTooLarge', `body: must be at most ${maxBodyBytes} bytes`);
+  if (body.length === 0) return undefined;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw badParameter('body', 'is not valid JSON', error);
   }

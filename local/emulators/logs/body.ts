@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { readBodyWithin } from '../../http.js';
 import { LogsIngestionRestError } from './errors.js';
 
 /** The service takes at most 1 MB per call, compressed or not; the SDK cuts its chunks to fit. */
@@ -16,17 +17,10 @@ function tooLarge(what: string): LogsIngestionRestError {
   );
 }
 
-/** Reads the whole body, but keeps only the first `maxBodyBytes`; the rest is drained so the 413 reaches the client. */
 async function readLimited(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size <= maxBodyBytes) chunks.push(buffer);
-  }
-  if (size > maxBodyBytes) throw tooLarge('body');
-  return Buffer.concat(chunks);
+  const body = await readBodyWithin(req, maxBodyBytes);
+  if (body === undefined) throw tooLarge('body');
+  return body;
 }
 
 async function decode(raw: Buffer, encoding: string | undefined): Promise<Buffer> {

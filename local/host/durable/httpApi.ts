@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBodyWithin } from '../../http.js';
 import { keyMatches } from '../keys.js';
 import type { DurableEngine } from './engine.js';
 import { DurableClientError } from './errors.js';
@@ -287,14 +288,9 @@ function filterInstances(records: InstanceRecord[], url: URL): InstanceRecord[] 
 const maxBodyBytes = 10 * 1024 * 1024;
 
 async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) throw new DurableClientError('The request body exceeds 10 MiB', 400);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readBodyWithin(req, maxBodyBytes);
+  if (body === undefined) throw new DurableClientError('The request body exceeds 10 MiB', 400);
+  return body.toString('utf8');
 }
 
 function send(res: ServerResponse, reply: Reply): void {
