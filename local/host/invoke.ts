@@ -33,6 +33,24 @@ export interface Invocation {
   log?: (level: string, message: string) => void;
 }
 
+/**
+ * The values of a function's durable client input bindings (`df.input.durableClient()`), which
+ * any trigger may declare: the extension hands each the same binding data.
+ * @example
+ * invoke(app, fn, { trigger, extraInputs: durableClientInputs(fn, () => api.clientBindingData()) });
+ */
+export function durableClientInputs(
+  fn: RegisteredFunction,
+  bindingData: () => unknown,
+): Record<string, TypedData> {
+  const inputs: Record<string, TypedData> = {};
+  for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
+    const isClient = binding.type === 'durableClient' || binding.type === 'orchestrationClient';
+    if (binding.direction === 'in' && isClient) inputs[name] = { string: JSON.stringify(bindingData()) };
+  }
+  return inputs;
+}
+
 export interface InvocationResult {
   returnValue?: TypedData;
   outputData: { name: string; data: TypedData }[];

@@ -5,6 +5,7 @@ import { readBodyWithin } from '../http.js';
 import { InvalidTokenError, principalHeaders } from './easyAuth.js';
 import { handleWebhook } from './eventGridWebhook.js';
 import {
+  durableClientInputs,
   fromTypedData,
   type Invocation,
   invoke,
@@ -192,14 +193,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   }
 
   function run(fn: RegisteredFunction, invocation: Invocation) {
-    const extraInputs: Record<string, TypedData> = {};
-    for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
-      if (isDurableClient(binding)) {
-        if (!durable)
-          throw new Error(`${fn.metadata.name} needs a durable client, but no Durable backend runs`);
-        extraInputs[name] = { string: JSON.stringify(durable.clientBindingData()) };
-      }
-    }
+    const extraInputs = durableClientInputs(fn, () => {
+      if (!durable)
+        throw new Error(`${fn.metadata.name} needs a durable client, but no Durable backend runs`);
+      return durable.clientBindingData();
+    });
     return invoke(options.app, fn, { ...invocation, extraInputs });
   }
 
@@ -248,12 +246,6 @@ function triggerOf(fn: RegisteredFunction): Binding {
   const trigger = Object.values(fn.metadata.bindings).find((binding) => /trigger$/i.test(binding.type));
   if (!trigger) throw new Error(`Function ${fn.metadata.name} has no trigger`);
   return trigger;
-}
-
-function isDurableClient(binding: Binding): boolean {
-  return (
-    binding.direction === 'in' && (binding.type === 'durableClient' || binding.type === 'orchestrationClient')
-  );
 }
 
 function collectHttpFunctions(app: LoadedApp, routePrefix: string): HttpFunction[] {

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DurableEngine, type DurableEngineOptions } from './engine.js';
-import { DurableHttpApi, rpcPrefix } from './httpApi.js';
+import { type ClientSettings, clientBindingData, DurableHttpApi, rpcPrefix } from './httpApi.js';
 
 export interface DurableBackendOptions extends DurableEngineOptions {
   /** The host's origin, e.g. `http://127.0.0.1:7071`. */
@@ -43,9 +43,17 @@ export async function startDurableBackend(options: DurableBackendOptions): Promi
     });
   });
   const rpcOrigin = await listenOnLoopback(rpc);
+  const client: ClientSettings = {
+    baseUrl: options.baseUrl,
+    systemKey: options.systemKey,
+    hubName: options.hubName,
+    rpcBaseUrl: `${rpcOrigin}${rpcPrefix}`,
+    ...(options.connectionName ? { connectionName: options.connectionName } : {}),
+  };
   let engine: DurableEngine;
   try {
-    engine = await DurableEngine.start(options);
+    // Activities may declare a durable client too; resumed ones run before the API below exists.
+    engine = await DurableEngine.start({ ...options, clientBindingData: () => clientBindingData(client) });
   } catch (error) {
     await closeServer(rpc);
     throw error;

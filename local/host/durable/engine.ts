@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clock } from '../../clock.js';
-import { invoke } from '../invoke.js';
+import { durableClientInputs, invoke } from '../invoke.js';
 import type { LoadedApp, RegisteredFunction } from '../registry.js';
 import { parseActions } from './actions.js';
 import { DurableClientError, DurableConfigError, DurableStoreError } from './errors.js';
@@ -40,6 +40,8 @@ export interface DurableEngineOptions {
   overridableExistingInstanceStates?: string;
   /** How an episode that throws (store error, unreadable history) is retried before the instance fails. */
   episodeRetry?: EpisodeRetry;
+  /** The durable client binding's data, for activities that declare a durable client input. */
+  clientBindingData?: () => unknown;
   log?: (line: string) => void;
 }
 
@@ -573,7 +575,14 @@ export class DurableEngine {
       return fail(`The function '${name}' doesn't exist, is disabled, or is not an activity function.`, '');
     try {
       const input = parseJsonText(scheduledEvent.Input) ?? null;
-      const result = await invoke(this.options.app, fn, { trigger: { json: JSON.stringify(input) } });
+      const result = await invoke(this.options.app, fn, {
+        trigger: { json: JSON.stringify(input) },
+        extraInputs: durableClientInputs(fn, () => {
+          if (!this.options.clientBindingData)
+            throw new Error(`${name} needs a durable client, but none is configured`);
+          return this.options.clientBindingData();
+        }),
+      });
       return arrived(EventType.TaskCompleted, this.options.clock.now(), {
         TaskScheduledId: scheduledEvent.EventId,
         Result: jsonText(decodeReturnValue(result.returnValue)),

@@ -41,27 +41,9 @@ type Reply = { status: number; body?: unknown; headers?: Record<string, string> 
 export class DurableHttpApi {
   constructor(readonly options: DurableHttpOptions) {}
 
-  get #connection(): string {
-    return this.options.connectionName ?? 'Storage';
-  }
-
   /** The durable client binding's data, as the extension hands it to a function. */
   clientBindingData() {
-    const base = `${this.options.baseUrl}${webhookPrefix.slice(0, -1)}`;
-    const code = encodeURIComponent(this.options.systemKey);
-    const query = `taskHub=${this.options.engine.hubName}&connection=${this.#connection}&code=${code}`;
-    const instance = `${base}/instances/INSTANCEID`;
-    return {
-      taskHubName: this.options.engine.hubName,
-      creationUrls: {
-        createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?code=${code}`,
-        createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&code=${code}`,
-      },
-      managementUrls: this.#managementUrls('INSTANCEID', instance, query),
-      baseUrl: base,
-      requiredQueryStringParameters: `code=${code}`,
-      rpcBaseUrl: this.options.rpcBaseUrl,
-    };
+    return clientBindingData({ ...this.options, hubName: this.options.engine.hubName });
   }
 
   /**
@@ -154,7 +136,7 @@ export class DurableHttpApi {
   }
 
   #checkStatus(id: string): Reply {
-    const urls = this.#managementUrls(
+    const urls = managementUrls(
       id,
       `${this.clientBindingData().baseUrl}/instances/${encodeURIComponent(id)}`,
       this.#query(),
@@ -231,23 +213,57 @@ export class DurableHttpApi {
   }
 
   #query(): string {
-    const code = encodeURIComponent(this.options.systemKey);
-    return `taskHub=${this.options.engine.hubName}&connection=${this.#connection}&code=${code}`;
+    return managementQuery({ ...this.options, hubName: this.options.engine.hubName });
   }
+}
 
-  #managementUrls(id: string, instance: string, query: string) {
-    return {
-      id,
-      statusQueryGetUri: `${instance}?${query}`,
-      sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
-      terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
-      rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
-      purgeHistoryDeleteUri: `${instance}?${query}`,
-      restartPostUri: `${instance}/restart?${query}`,
-      suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
-      resumePostUri: `${instance}/resume?reason={text}&${query}`,
-    };
-  }
+/** What the client binding's URLs are made of: known before the engine starts. */
+export interface ClientSettings {
+  baseUrl: string;
+  systemKey: string;
+  hubName: string;
+  connectionName?: string;
+  rpcBaseUrl: string;
+}
+
+/**
+ * The durable client binding's data, as the extension hands it to a function.
+ * @example
+ * const data = clientBindingData({ baseUrl, systemKey, hubName: 'vigil', rpcBaseUrl });
+ */
+export function clientBindingData(settings: ClientSettings) {
+  const base = `${settings.baseUrl}${webhookPrefix.slice(0, -1)}`;
+  const code = encodeURIComponent(settings.systemKey);
+  return {
+    taskHubName: settings.hubName,
+    creationUrls: {
+      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?code=${code}`,
+      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&code=${code}`,
+    },
+    managementUrls: managementUrls('INSTANCEID', `${base}/instances/INSTANCEID`, managementQuery(settings)),
+    baseUrl: base,
+    requiredQueryStringParameters: `code=${code}`,
+    rpcBaseUrl: settings.rpcBaseUrl,
+  };
+}
+
+function managementQuery(settings: ClientSettings): string {
+  const code = encodeURIComponent(settings.systemKey);
+  return `taskHub=${settings.hubName}&connection=${settings.connectionName ?? 'Storage'}&code=${code}`;
+}
+
+function managementUrls(id: string, instance: string, query: string) {
+  return {
+    id,
+    statusQueryGetUri: `${instance}?${query}`,
+    sendEventPostUri: `${instance}/raiseEvent/{eventName}?${query}`,
+    terminatePostUri: `${instance}/terminate?reason={text}&${query}`,
+    rewindPostUri: `${instance}/rewind?reason={text}&${query}`,
+    purgeHistoryDeleteUri: `${instance}?${query}`,
+    restartPostUri: `${instance}/restart?${query}`,
+    suspendPostUri: `${instance}/suspend?reason={text}&${query}`,
+    resumePostUri: `${instance}/resume?reason={text}&${query}`,
+  };
 }
 
 /**

@@ -109,6 +109,19 @@ describe('durable client binding (df.getClient) against the extension HTTP API',
     });
   });
 
+  it('gives an activity that declares one a durable client, as Azure does', async () => {
+    const started = await callFunction(
+      'durableStart',
+      'POST',
+      'orchestrators/spawner',
+      { name: 'spawner' },
+      '{"instanceId":"spawned-1","names":["ada"]}',
+    );
+    const spawner = await backend.engine.waitFor(started.json.id as string);
+    expect(spawner).toMatchObject({ runtimeStatus: 'Completed' });
+    expect(await backend.engine.waitFor('spawned-1')).toMatchObject({ runtimeStatus: 'Completed' });
+  });
+
   it('answers 202 with Location while running, and refuses the webhook without the system key', async () => {
     const started = await callFunction('durableStart', 'POST', 'orchestrators/waiter/w-1', {
       name: 'waiter',
