@@ -3,60 +3,16 @@ import * as df from 'durable-functions';
 import { KeyVaultError, keyVault } from '../adapters/keyVault.js';
 import { loadRotationConfig } from '../config.js';
 import { KeyVaultEventError, parseKeyVaultEvent, type SecretEvent } from '../core/rotation/keyVaultEvent.js';
-import { rotationInstanceId, sweepVerdict } from '../core/rotation/steps.js';
-import { parseRotationTags, RotationTagError } from '../core/rotation/tags.js';
-import type { RotationRequest } from '../orchestrations/rotateSecret.js';
-import { findInstance } from './shared/durableInstances.js';
-
-const FINISHED: readonly string[] = [
-  df.OrchestrationRuntimeStatus.Completed,
-  df.OrchestrationRuntimeStatus.Failed,
-  df.OrchestrationRuntimeStatus.Terminated,
-];
-
-/**
- * Starts the secret's rotation, or joins the one already running: the instance id is the same
- * for every trigger of one secret, so at most one rotation of it runs at a time. A finished
- * instance is replaced by a new run (which skips work that a redelivered event no longer calls for).
- * @example
- * const { instanceId, started } = await startRotation(df.getClient(context), request);
- */
-export async function startRotation(
-  client: df.DurableClient,
-  request: RotationRequest,
-): Promise<{ instanceId: string; started: boolean }> {
-  const instanceId = rotationInstanceId(request.vault, request.secret);
-  const running = async () => {
-    const status = await findInstance(client, instanceId);
-    return status !== undefined && !FINISHED.includes(status.runtimeStatus);
-  };
-  if (await running()) return { instanceId, started: false };
-  try {
-    await client.startNew('rotateSecret', { instanceId, input: request });
-    return { instanceId, started: true };
-  } catch (error) {
-    // Two deliveries raced; the other one started it (the store refuses a second start with 409).
-    if (await running()) return { instanceId, started: false };
-    throw error;
-  }
-}
+import { rotationMark } from '../core/rotation/tags.js';
+import { startRotation, startUnlessRunning } from '../orchestrations/shared/instances.js';
+import { SWEEP_INSTANCE_ID } from '../orchestrations/sweepSecrets.js';
 
 /** Whether Vigil should look at this secret at all; bad tags still start a run, which records the error. */
 async function markedForRotation(vault: string, secret: string): Promise<{ marked: boolean; why: string }> {
   const current = await keyVault(vault).current(secret);
   return current === undefined
     ? { marked: false, why: 'the secret no longer exists' }
-    : markedBy(current.tags);
-}
-
-function markedBy(tags: Record<string, string>): { marked: boolean; why: string } {
-  try {
-    const plan = parseRotationTags(tags);
-    return plan.marked ? { marked: true, why: plan.target.kind } : { marked: false, why: plan.reason };
-  } catch (error) {
-    if (error instanceof RotationTagError) return { marked: true, why: `bad tags: ${error.message}` };
-    throw error;
-  }
+    : rotationMark(current.tags);
 }
 
 /**
@@ -105,9 +61,10 @@ export async function keyVaultEvents(event: unknown, context: InvocationContext)
 }
 
 /**
- * Timer: catches what events miss (versions created before the subscription, lost deliveries,
- * secrets without an expiry). Every marked secret that is expired, near expiry or without expiry
- * gets a rotation unless one is already running.
+ * Timer: starts the sweep (`src/orchestrations/sweepSecrets.ts`), which catches what events miss:
+ * versions created before the subscription, lost deliveries, secrets without an expiry. It runs as
+ * an orchestration so that it judges expiry by the Durable clock, as the rotations do, and so that
+ * a sweep still running when the timer fires again is not started twice.
  */
 export async function rotationSweep(_timer: Timer, context: InvocationContext): Promise<void> {
   const { rotationVaults } = loadRotationConfig();
@@ -115,40 +72,12 @@ export async function rotationSweep(_timer: Timer, context: InvocationContext): 
     context.log('Rotation sweep: VIGIL_ROTATION_VAULTS names no vault; nothing to scan');
     return;
   }
-  const client = df.getClient(context);
-  const now = new Date();
-  // One vault or secret that fails must not stop the sweep of the others: log it and go on.
-  for (const vault of rotationVaults) {
-    try {
-      const started = await sweepVault(client, vault, now, context);
-      context.log(`Rotation sweep of ${vault}: ${started} rotation(s) started`);
-    } catch (error) {
-      context.error(`Rotation sweep of ${vault} failed: ${(error as Error).message}`);
-    }
-  }
-}
-
-async function sweepVault(client: df.DurableClient, vault: string, now: Date, context: InvocationContext) {
-  let started = 0;
-  for (const secret of await keyVault(vault).secrets()) {
-    const verdict = sweepVerdict(secret.expiresOn, now);
-    if (verdict === 'valid' || !secret.enabled) continue;
-    if (!markedBy(secret.tags).marked) continue;
-    try {
-      const outcome = await startRotation(client, {
-        vault,
-        secret: secret.name,
-        trigger: { reason: 'sweep', verdict },
-      });
-      if (outcome.started) started += 1;
-      context.log(
-        `Rotation sweep: ${vault}/${secret.name} is ${verdict}: ${outcome.started ? 'started' : 'already running'}`,
-      );
-    } catch (error) {
-      context.error(`Rotation sweep: ${vault}/${secret.name} could not start: ${(error as Error).message}`);
-    }
-  }
-  return started;
+  const started = await startUnlessRunning(df.getClient(context), 'sweepSecrets', SWEEP_INSTANCE_ID, {
+    vaults: rotationVaults,
+  });
+  context.log(
+    `Rotation sweep ${SWEEP_INSTANCE_ID}: ${started ? 'started' : 'still running, not started again'}`,
+  );
 }
 
 function eventIdOf(event: unknown): string {

@@ -18,7 +18,7 @@ import {
   probeRequestedEventType,
 } from '../core/probe.js';
 import { probesTable } from '../orchestrations/pipelineProbe.js';
-import { findInstance, startSingleton } from './shared/durableInstances.js';
+import { findInstance, startSingleton } from '../orchestrations/shared/instances.js';
 
 const responderRole = 'responder';
 

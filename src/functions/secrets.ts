@@ -2,8 +2,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import { keyVault } from '../adapters/keyVault.js';
 import { authorize } from '../core/principal.js';
-import { parseRotationTags, RotationTagError } from '../core/rotation/tags.js';
-import { startRotation } from './keyVaultEvents.js';
+import { rotationMark } from '../core/rotation/tags.js';
+import { startRotation } from '../orchestrations/shared/instances.js';
 
 const responderRole = 'responder';
 const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/i;
@@ -27,9 +27,9 @@ export async function rotateSecretNow(
   const current = await keyVault(vault).current(secret);
   if (current === undefined)
     return { status: 404, jsonBody: { error: `No secret ${secret} in vault ${vault}` } };
-  const refusal = notMarked(current.tags);
-  if (refusal !== undefined)
-    return { status: 409, jsonBody: { error: `Secret ${secret} is not marked for rotation: ${refusal}` } };
+  const mark = rotationMark(current.tags);
+  if (!mark.marked)
+    return { status: 409, jsonBody: { error: `Secret ${secret} is not marked for rotation: ${mark.why}` } };
   const client = df.getClient(context);
   const { instanceId, started } = await startRotation(client, {
     vault,
@@ -43,16 +43,6 @@ export async function rotateSecretNow(
 }
 
 /** Why the secret is not Vigil's to rotate; bad tags count as marked so the run records the error. */
-function notMarked(tags: Record<string, string>): string | undefined {
-  try {
-    const plan = parseRotationTags(tags);
-    return plan.marked ? undefined : plan.reason;
-  } catch (error) {
-    if (error instanceof RotationTagError) return undefined;
-    throw error;
-  }
-}
-
 function badRequest(error: string): HttpResponseInit {
   return { status: 400, jsonBody: { error } };
 }

@@ -348,4 +348,18 @@ describe('rotation with the host in process', () => {
     expect(response.status).toBe(202);
     expect(await outcome('ip-sweep')).toMatchObject({ outcome: 'rotated' });
   });
+
+  // Last in the file: it moves the host's clock 15 days on.
+  it('sweeps by the Durable clock: a secret 40 days from expiry is due once that clock is 15 days on', async () => {
+    const day = 24 * 3600_000;
+    await testbed.secrets.setSecret('ip-later', 'initial-later-value-01', {
+      tags: { 'vigil-rotation': 'random' },
+      expiresOn: new Date(Date.now() + 40 * day),
+    });
+    // The hourly sweep fires once, past due, as the clock passes its occurrences.
+    host.clock.advance(15 * day);
+    expect(await outcome('ip-later')).toMatchObject({ outcome: 'rotated' });
+    const current = await testbed.currentVersion('ip-later');
+    expect(current.value).not.toBe('initial-later-value-01');
+  });
 });

@@ -386,3 +386,19 @@ function parseInteger(
 function missing(key: TagKey): RotationTagError {
   return new RotationTagError(ROTATION_TAGS[key], 'is required for this kind of rotation');
 }
+
+/**
+ * Whether Vigil should look at a secret at all, and why: bad tags count as marked, so that a
+ * run starts and records the error instead of the secret being skipped in silence.
+ * @example
+ * rotationMark({ 'vigil-rotation': 'random' }); // { marked: true, why: 'random' }
+ */
+export function rotationMark(tags: Record<string, string>): { marked: boolean; why: string } {
+  try {
+    const plan = parseRotationTags(tags);
+    return plan.marked ? { marked: true, why: plan.target.kind } : { marked: false, why: plan.reason };
+  } catch (error) {
+    if (error instanceof RotationTagError) return { marked: true, why: `bad tags: ${error.message}` };
+    throw error;
+  }
+}

@@ -5,7 +5,7 @@ import { Clock } from '../../../local/clock.js';
 import { type StartedDurableBackend, startDurableBackend } from '../../../local/host/durable/backend.js';
 import { EventType } from '../../../local/host/durable/history.js';
 import type { Azurite } from '../../../local/services/azurite.js';
-import { findInstance, startSingleton } from '../../../src/functions/shared/durableInstances.js';
+import { findInstance, startSingleton } from '../../../src/orchestrations/shared/instances.js';
 import { startAzurite } from '../../support/azurite.js';
 import { fixtureApp, until } from '../host/durable/fixture.js';
 
