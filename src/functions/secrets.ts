@@ -42,7 +42,6 @@ export async function rotateSecretNow(
   return client.createCheckStatusResponse(request, instanceId);
 }
 
-/** Why the secret is not Vigil's to rotate; bad tags count as marked so the run records the error. */
 function badRequest(error: string): HttpResponseInit {
   return { status: 400, jsonBody: { error } };
 }
