@@ -112,34 +112,40 @@ async function deliver(events: unknown[]): Promise<number> {
 }
 
 /** Starts a rotation directly, as a trigger would, bypassing the triggers' own checks. */
-async function startRun(name: string, trigger: Record<string, string>): Promise<void> {
+function startRun(name: string, trigger: Record<string, string>): Promise<void> {
+  return startInstance('rotateSecret', rotationInstanceId(vault, name), { vault, secret: name, trigger });
+}
+
+async function startInstance(orchestration: string, instanceId: string, input: unknown): Promise<void> {
   const code = encodeURIComponent(host.keys.systemKeys.durabletask_extension);
-  const instanceId = encodeURIComponent(rotationInstanceId(vault, name));
   const response = await fetch(
-    `${host.host.url}/runtime/webhooks/durabletask/orchestrators/rotateSecret/${instanceId}?code=${code}`,
-    {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ vault, secret: name, trigger }),
-    },
+    `${host.host.url}/runtime/webhooks/durabletask/orchestrators/${orchestration}/${encodeURIComponent(instanceId)}?code=${code}`,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) },
   );
   expect(response.status).toBe(202);
 }
 
-/** Waits for the outcome while moving the host's clock, so Durable's retry delays pass at once. */
-async function outcomeWithRetries(name: string): Promise<Record<string, unknown>> {
+/** Waits while moving the host's clock, so Durable's retry delays pass at once. */
+async function withClockTicking<T>(wait: () => Promise<T>): Promise<T> {
   const ticker = setInterval(() => host.clock.advance(60_000), 100);
   try {
-    return await outcome(name);
+    return await wait();
   } finally {
     clearInterval(ticker);
   }
 }
 
+const outcomeWithRetries = (name: string) => withClockTicking(() => outcome(name));
+
 async function outcome(name: string): Promise<Record<string, unknown>> {
+  return ((await finished(rotationInstanceId(vault, name))) as Record<string, unknown> | undefined) ?? {};
+}
+
+/** Waits for the instance to complete or fail, and returns its output. */
+async function finished(instanceId: string): Promise<unknown> {
   const code = encodeURIComponent(host.keys.systemKeys.durabletask_extension);
-  const url = `${host.host.url}/runtime/webhooks/durabletask/instances/${rotationInstanceId(vault, name)}?code=${code}`;
-  let body: { runtimeStatus?: string; output?: Record<string, unknown> } = {};
+  const url = `${host.host.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?code=${code}`;
+  let body: { runtimeStatus?: string; output?: unknown } = {};
   await expect
     .poll(
       async () => {
@@ -150,7 +156,7 @@ async function outcome(name: string): Promise<Record<string, unknown>> {
       { timeout: 60_000, interval: 100 },
     )
     .toBe(true);
-  return body.output ?? {};
+  return body.output;
 }
 
 describe('rotation with the host in process', () => {
@@ -347,6 +353,18 @@ describe('rotation with the host in process', () => {
     });
     expect(response.status).toBe(202);
     expect(await outcome('ip-sweep')).toMatchObject({ outcome: 'rotated' });
+  });
+
+  it('reports a vault whose listing fails through every retry, and still sweeps the next', async () => {
+    // Four attempts of the first vault's listing fail (501: the SDK does not retry it); Durable's
+    // retries run on the ticking clock, then the sweep moves on to the next vault.
+    keyVault.admin.fail({ requests: 4, status: 501, only: { method: 'GET', path: /^\/secrets\/?$/ } });
+    await startInstance('sweepSecrets', 'rotation-sweep', { vaults: [vault, vault] });
+    const output = await withClockTicking(() => finished('rotation-sweep'));
+    expect(output).toEqual([
+      { vault, error: expect.stringContaining('Key Vault could not list the secrets (HTTP 501') },
+      expect.objectContaining({ vault, notStarted: [] }),
+    ]);
   });
 
   // Last in the file: it moves the host's clock 15 days on.
