@@ -11,6 +11,10 @@
  * Retry-After handling is left to deal with it.
  */
 const minimumRate = 5;
+/** The SDK waits at most this long between retries; a longer Retry-After does not stall the line longer. */
+const maxWaitMs = 30_000;
+/** A pace with no request asked or served for this long belongs to a storm that is over. */
+const forgetAfterMs = 2_000;
 
 export class VaultPacer {
   /** Requests per second; undefined while unpaced. */
@@ -36,14 +40,17 @@ export class VaultPacer {
 
   /** Resolves when this request may go out. */
   async slot(): Promise<void> {
-    if (this.#rate === undefined) return;
     const now = this.now();
+    if (this.#rate !== undefined && this.#waiting === 0 && now - this.#lastActivityMs() > forgetAfterMs)
+      this.#rate = undefined;
+    if (this.#rate === undefined) return;
     lastSecond(this.#asked, now).push(now);
     // Callers wait in line and each takes its slot when its turn comes, at the pace then in force,
     // so a slower pace learnt from a 429 applies to everyone already waiting.
     this.#waiting += 1;
     const turn = this.#line.then(() => this.#nextSlot());
-    this.#line = turn;
+    // A failed turn must not wedge the line for everyone after it.
+    this.#line = turn.catch(() => undefined);
     await turn.finally(() => {
       this.#waiting -= 1;
     });
@@ -71,16 +78,22 @@ export class VaultPacer {
   /**
    * A 429 arrived: pace at what the vault served in the second before it. When pacing starts, the
    * burst that drew the 429 is still in the vault's window, so nothing goes out before `retryAfterMs`.
+   * Already pacing and hardly anything served (the vault counts over a longer window than a
+   * second, or shares its limit with other clients): halve the pace.
    */
   throttled(retryAfterMs = 1000): void {
     const now = this.now();
     const served = lastSecond(this.#served, now).length;
-    if (served < minimumRate) return;
     const starting = this.#rate === undefined;
-    this.#rate = served;
+    if (starting && served < minimumRate) return;
+    this.#rate = served >= minimumRate ? served : Math.max(1, (this.#rate ?? 1) / 2);
     this.#lastRaiseMs = now;
-    const wait = starting ? retryAfterMs : 1000 / served;
+    const wait = starting ? Math.min(retryAfterMs, maxWaitMs) : 1000 / this.#rate;
     this.#nextSlotMs = Math.max(this.#nextSlotMs, now + wait);
+  }
+
+  #lastActivityMs(): number {
+    return Math.max(this.#served.at(-1) ?? 0, this.#asked.at(-1) ?? 0, this.#lastRaiseMs);
   }
 }
 

@@ -89,4 +89,53 @@ describe('VaultPacer', () => {
     fake.pacer.served();
     expect(fake.pacer.rate).toBeUndefined();
   });
+
+  it('forgets the pace of a storm that is over: after two quiet seconds requests go at once', async () => {
+    const fake = pacerOnFakeClock();
+    serveOverOneSecond(fake, 20);
+    fake.pacer.throttled(0);
+    fake.advance(3000);
+    await fake.pacer.slot();
+    expect(fake.pacer.rate).toBeUndefined();
+    expect(fake.sleeps).toEqual([]);
+  });
+
+  it('halves the pace on a 429 that comes while pacing with hardly anything served', () => {
+    const fake = pacerOnFakeClock();
+    serveOverOneSecond(fake, 20);
+    fake.pacer.throttled(0);
+    fake.advance(1500);
+    fake.pacer.throttled(0);
+    expect(fake.pacer.rate).toBe(10);
+  });
+
+  it('waits out at most 30 s of Retry-After when pacing starts', async () => {
+    const fake = pacerOnFakeClock();
+    serveOverOneSecond(fake, 20);
+    fake.pacer.throttled(3600_000);
+    await fake.pacer.slot();
+    expect(fake.sleeps).toEqual([30_000]);
+  });
+
+  it('keeps the line moving after a turn that failed', async () => {
+    let failNext = true;
+    let now = 0;
+    const pacer = new VaultPacer(
+      () => now,
+      async (ms) => {
+        now += ms;
+        if (failNext) {
+          failNext = false;
+          throw new Error('timer failed');
+        }
+      },
+    );
+    for (let i = 0; i < 20; i++) {
+      now += 50;
+      pacer.served();
+    }
+    pacer.throttled(500);
+    await expect(pacer.slot()).rejects.toThrow('timer failed');
+    await expect(pacer.slot()).resolves.toBeUndefined();
+  });
 });
