@@ -75,6 +75,8 @@ const stepInputSchema = z.object({
   now: z.iso.datetime(),
   pendingVersion: z.string().optional(),
   role: z.string().optional(),
+  /** The strategy inspected: a step refuses a plan whose tags changed to another since. */
+  strategy: z.string().optional(),
 });
 type StepInput = z.infer<typeof stepInputSchema>;
 
@@ -97,8 +99,8 @@ const inspectionSchema = z.discriminatedUnion('action', [
   z.object({
     action: z.literal('rotate'),
     strategy: z.string(),
-    // Absent in the history of a run inspected before steps were planned: then every step runs.
-    steps: z.array(z.enum(STEP_NAMES)).default(['create', 'set', 'test', 'promote', 'notify']),
+    /** Absent in the history of a run inspected before steps were planned (see `stepsBefore`). */
+    steps: z.array(z.enum(STEP_NAMES)).optional(),
   }),
   z.object({ action: z.literal('skip'), reason: z.string() }),
   z.object({ action: z.literal('refuse'), error: z.string() }),
@@ -179,7 +181,7 @@ export const createPendingCredential = df.app.activity('createPendingCredential'
           { outcome: 'resumed', version: decision.resume.version, ...roleOf(decision.resume) },
           staleNote,
         );
-      const { current, plan } = await loadPlan(store, step.secret);
+      const { current, plan } = await loadPlan(store, step);
       const role = await roleToRotate(plan, current);
       const policy =
         plan.target.kind === 'postgres-flexible-admin' && role !== undefined
@@ -199,7 +201,7 @@ export const createPendingCredential = df.app.activity('createPendingCredential'
 export const setPendingOnTarget = df.app.activity('setPendingOnTarget', {
   handler: (input: unknown) =>
     stepOutcome(input, async (step, store) => {
-      const { current, plan } = await loadPlan(store, step.secret);
+      const { current, plan } = await loadPlan(store, step);
       const target = await postgresTarget(plan, step.role);
       if (target === undefined) return { outcome: 'not-applicable' };
       const pending = await pendingValue(store, step);
@@ -213,7 +215,7 @@ export const setPendingOnTarget = df.app.activity('setPendingOnTarget', {
 export const testPendingCredential = df.app.activity('testPendingCredential', {
   handler: (input: unknown) =>
     stepOutcome(input, async (step, store) => {
-      const { plan } = await loadPlan(store, step.secret);
+      const { plan } = await loadPlan(store, step);
       const target = await postgresTarget(plan, step.role);
       if (target === undefined) return { outcome: 'not-applicable' };
       if (await canLogin(connect(target, target.role, await pendingValue(store, step))))
@@ -232,7 +234,7 @@ export const promotePendingCredential = df.app.activity('promotePendingCredentia
     stepOutcome(input, async (step, store) => {
       const pendingName = pendingSecretName(step.secret);
       const pendingVersion = requirePendingVersion(step);
-      const { current, plan } = await loadPlan(store, step.secret);
+      const { current, plan } = await loadPlan(store, step);
       let version = current.version;
       const already = isPromoted(current, step.rotationId);
       if (!already) {
@@ -258,7 +260,7 @@ export const promotePendingCredential = df.app.activity('promotePendingCredentia
 export const notifyRotationWebhook = df.app.activity('notifyRotationWebhook', {
   handler: (input: unknown) =>
     stepOutcome(input, async (step, store) => {
-      const { current, plan } = await loadPlan(store, step.secret);
+      const { current, plan } = await loadPlan(store, step);
       if (plan.target.kind !== 'random' || plan.target.webhookUrl === undefined)
         return { outcome: 'not-applicable' };
       const response = await fetch(plan.target.webhookUrl, {
@@ -358,8 +360,9 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
   }
   if (inspection.action === 'refuse') return yield* fail(run, 'plan', inspection.error);
   run.strategy = inspection.strategy;
+  const steps = inspection.steps ?? stepsBefore(inspection.strategy);
   const progress: { pendingVersion?: string; role?: string } = {};
-  for (const { step, activity } of STEPS.filter(({ step }) => inspection.steps.includes(step))) {
+  for (const { step, activity } of STEPS.filter(({ step }) => steps.includes(step))) {
     context.df.setCustomStatus({ stage: step, rotationId });
     const result = yield* attempt(run, activity, progress);
     if (!result.ok) return yield* fail(run, step, result.error, progress);
@@ -369,12 +372,19 @@ export function* rotateSecret(context: OrchestrationContext): Generated<Rotation
       progress.role = result.role;
     }
     if (step === 'promote') {
-      if (inspection.steps.includes('notify')) yield* notify(run, progress);
+      if (steps.includes('notify')) yield* notify(run, progress);
       context.df.setCustomStatus({ stage: 'rotated', rotationId });
       return { outcome: 'rotated', rotationId, ...(result.version && { version: result.version }) };
     }
   }
   return { outcome: 'failed', rotationId, error: 'unreachable' };
+}
+
+/** The steps every run took before inspection planned them, so that such a run replays the same. */
+function stepsBefore(strategy: string): StepName[] {
+  return strategy === 'random'
+    ? ['create', 'set', 'test', 'promote', 'notify']
+    : ['create', 'set', 'test', 'promote'];
 }
 
 /** A permanent error while inspecting (a 403, a disabled latest version) is a refusal like bad tags. */
@@ -526,6 +536,7 @@ function stepInput(run: Run, progress: { pendingVersion?: string; role?: string 
     now: run.context.df.currentUtcDateTime.toISOString(),
     ...(progress.pendingVersion && { pendingVersion: progress.pendingVersion }),
     ...(progress.role && { role: progress.role }),
+    ...(run.strategy !== 'unknown' && { strategy: run.strategy }),
   };
 }
 
@@ -549,14 +560,23 @@ async function stepOutcome(input: unknown, work: StepWork): Promise<StepResult> 
   }
 }
 
+/**
+ * The current version and the plan its tags describe. Given the strategy the run inspected, a plan
+ * whose tags now name another refuses: the steps were chosen for the first (a `random` run sets
+ * nothing on a server, so promoting its value as a PostgreSQL password would lock applications out).
+ */
 async function loadPlan(
   store: SecretStore,
-  secret: string,
+  { secret, strategy }: { secret: string; strategy?: string | undefined },
 ): Promise<{ current: SecretVersionInfo; plan: RotationPlan }> {
   const current = await store.current(secret);
   if (current === undefined) throw new RotationStateError(`secret ${secret} no longer exists`);
   const plan = parseRotationTags(current.tags);
   if (!plan.marked) throw new RotationStateError(`secret ${secret} is no longer marked: ${plan.reason}`);
+  if (strategy !== undefined && plan.target.kind !== strategy)
+    throw new RotationStateError(
+      `secret ${secret}'s strategy changed from ${strategy} to ${plan.target.kind} during the rotation`,
+    );
   return { current, plan };
 }
 
@@ -665,7 +685,7 @@ async function leftoverToAdopt(
   stale: readonly VersionView[],
 ): Promise<VersionView | undefined> {
   if (stale.length === 0) return undefined;
-  const { current, plan } = await loadPlan(store, step.secret);
+  const { current, plan } = await loadPlan(store, step);
   const candidates = adoptionCandidates(plan.target.kind, stale);
   const target = candidates.length > 0 ? await postgresTarget(plan, undefined) : undefined;
   if (target === undefined) return undefined;
@@ -684,7 +704,7 @@ async function restoreCurrentPassword(
   step: StepInput,
   ours: SecretVersionInfo[],
 ): Promise<RollbackOutcome> {
-  const { current, plan } = await loadPlan(store, step.secret);
+  const { current, plan } = await loadPlan(store, { secret: step.secret });
   const latest = ours.at(-1);
   if (isPromoted(current, step.rotationId))
     return { kind: 'not-needed', text: 'not needed (already promoted)' };

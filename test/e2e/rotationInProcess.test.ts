@@ -330,6 +330,30 @@ describe('rotation with the host in process', () => {
     await testbed.expectNoEnabledPending('ip-lean');
   });
 
+  it('refuses to go on when the tags switch strategy in the middle of a run, keeping the current value', async () => {
+    const version = await testbed.markForRotation('ip-switch', 'initial-switch-key-001', {
+      'vigil-rotation': 'random',
+    });
+    const failedBefore = keyVault.admin.counts().failed;
+    // The first write of the pending value fails (501 is not retried by the SDK; Durable retries it).
+    keyVault.admin.fail({
+      requests: 1,
+      status: 501,
+      only: { method: 'PUT', path: /^\/secrets\/ip-switch-pending\/?$/ },
+    });
+    await startRun('ip-switch', { reason: 'near-expiry', version });
+    await expect
+      .poll(() => keyVault.admin.counts().failed, { timeout: 20_000 })
+      .toBeGreaterThan(failedBefore);
+    await testbed.secrets.updateSecretProperties('ip-switch', version, {
+      tags: testbed.roleTags('ip_switch'),
+    });
+    const result = await outcomeWithRetries('ip-switch');
+    expect(result).toMatchObject({ outcome: 'failed', step: 'create' });
+    expect(String(result.error)).toContain('strategy changed from random to postgres-role');
+    expect((await testbed.currentVersion('ip-switch')).value).toBe('initial-switch-key-001');
+  });
+
   it('skips a sweep-started run when a rotation finished since the sweep listed the secret', async () => {
     await testbed.secrets.setSecret('ip-swept', 'initial-swept-value-01', {
       tags: { 'vigil-rotation': 'random' },
