@@ -32,15 +32,20 @@ export interface StartedDurableBackend {
  * durable: (baseUrl) => startDurableBackend({ app, clock, connectionString, hubName: 'VigilHub', baseUrl, systemKey }),
  */
 export async function startDurableBackend(options: DurableBackendOptions): Promise<StartedDurableBackend> {
-  let api: DurableHttpApi | undefined;
+  // Activities resumed while the engine starts may call the client before the API exists: wait for it.
+  let apiIsReady: (api: DurableHttpApi) => void = () => {};
+  const apiReady = new Promise<DurableHttpApi>((resolve) => {
+    apiIsReady = resolve;
+  });
   const log = options.log ?? ((line: string) => console.error(line));
   const rpc = createServer((req, res) => {
-    if (!api) return void res.writeHead(503).end();
-    api.handleRpc(req, res).catch((error: unknown) => {
-      log(`[durable] RPC ${req.method} ${req.url?.split('?')[0]} failed: ${String(error)}`);
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
+    apiReady
+      .then((api) => api.handleRpc(req, res))
+      .catch((error: unknown) => {
+        log(`[durable] RPC ${req.method} ${req.url?.split('?')[0]} failed: ${String(error)}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
   });
   const rpcOrigin = await listenOnLoopback(rpc);
   const client: ClientSettings = {
@@ -52,25 +57,21 @@ export async function startDurableBackend(options: DurableBackendOptions): Promi
   };
   let engine: DurableEngine;
   try {
-    // Activities may declare a durable client too; resumed ones run before the API below exists.
     engine = await DurableEngine.start({ ...options, clientBindingData: () => clientBindingData(client) });
   } catch (error) {
     await closeServer(rpc);
     throw error;
   }
-  api = new DurableHttpApi({
+  const api = new DurableHttpApi({
+    ...client,
     engine,
-    baseUrl: options.baseUrl,
-    systemKey: options.systemKey,
-    rpcBaseUrl: `${rpcOrigin}${rpcPrefix}`,
     ...(options.otherKeys ? { otherKeys: options.otherKeys } : {}),
-    ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   });
-  const served = api;
+  apiIsReady(api);
   return {
     engine,
-    clientBindingData: () => served.clientBindingData(),
-    handle: (req, res) => served.handle(req, res),
+    clientBindingData: () => api.clientBindingData(),
+    handle: (req, res) => api.handle(req, res),
     stop: async () => {
       await closeServer(rpc);
       await engine.stop();

@@ -76,8 +76,9 @@ export async function startUnlessRunning(
     await client.startNew(orchestration, { instanceId, input });
     return true;
   } catch (error) {
-    // Two starts raced; the other one won (the store refuses a second start with 409).
-    if (await running()) return false;
+    // Two starts raced and the other one won: the extension answers 409, and the winner may even
+    // have finished already (a rotation that skips takes a second).
+    if (isConflict(error) || (await running())) return false;
     throw error;
   }
 }
