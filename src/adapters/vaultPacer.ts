@@ -6,7 +6,7 @@
  * although it would serve. A pacer learns the rate the vault served when it throttled (the
  * responses of the second before) and spaces requests at that rate, so they queue here instead of
  * collecting 429s; it probes upward by a tenth each second without a 429, and lets go once the
- * pace is twice what callers ask and nobody waits. A 429 after fewer than `minimumRate` responses
+ * pace is twice what callers ask and nobody waits, or after two quiet seconds. A 429 after fewer than `minimumRate` responses
  * in a second says nothing about a rate (another client used the vault up): the SDK's own
  * Retry-After handling is left to deal with it.
  */
