@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePorts, Stack } from '../../local/stack.js';
+import { forEachLine } from '../../local/host/process.js';
+import type { Stack } from '../../local/stack.js';
+import { startBenchStack } from '../benchStack.js';
 import { EffectLog } from './effects.js';
 
 /** Where a run's events go, and how the bench sees them take effect. */
@@ -34,7 +34,7 @@ export async function startTrivialWebhook(): Promise<Receiver> {
   const port = await new Promise<string>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new ReceiverStartError(`the trivial webhook exited with ${code}`)));
-    forEachLine(child, (line) => {
+    forEachLine(child.stdout, (line) => {
       const listening = /^listening (\d+)$/.exec(line)?.[1];
       if (listening) resolve(listening);
       else effects.line(line);
@@ -64,29 +64,13 @@ export interface VigilReceiver extends Receiver {
  * console.log(vigil.webhookUrl);
  */
 export async function startVigil(): Promise<VigilReceiver> {
-  const appRoot = path.resolve(import.meta.dirname, '../../..');
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'vigil-bench-'));
   const effects = new EffectLog(
     /\[probeEvents\] \w+: Probe (\S+) runs as probe-/,
     /Executed 'Functions\.probeEvents' \(Failed/,
   );
-  const listeners: ((line: string) => void)[] = [(line) => effects.line(line)];
-  let stack: Stack;
-  try {
-    stack = await Stack.start({
-      appRoot,
-      dataDir,
-      ports: freePorts,
-      // Redeliveries within seconds, as the tests do, so a failed batch does not stall a run for 10 s.
-      eventGridRetryScheduleMs: [250, 500, 1000],
-      log: (line) => {
-        for (const listener of listeners) listener(line);
-      },
-    });
-  } catch (error) {
-    await rm(dataDir, { recursive: true, force: true });
-    throw error;
-  }
+  const bench = await startBenchStack('vigil-bench-');
+  bench.onLine((line) => effects.line(line));
+  const { stack } = bench;
   return {
     label: 'vigil probeEvents',
     webhookUrl: stack.webhookUrl('probeEvents'),
@@ -95,22 +79,9 @@ export async function startVigil(): Promise<VigilReceiver> {
     get pid() {
       return stack.host?.pid;
     },
-    onLine: (listener) => listeners.push(listener),
-    async stop() {
-      await stack.stop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    onLine: (listener) => void bench.onLine(listener),
+    stop: () => bench.stop(),
   };
-}
-
-function forEachLine(child: ChildProcess, onLine: (line: string) => void): void {
-  let pending = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) onLine(line);
-  });
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { type BenchStack, startBenchStack } from '../benchStack.js';
 import type { BenchOptions } from '../options.js';
 import { peakRssOf } from '../peakRss.js';
 import { type BenchmarkReport, mib } from '../report.js';
 import { median } from '../stats.js';
 import { checkRotatedOnce, StormCorrectnessError, settleInstances } from './checks.js';
 import { advanceIntoWindow, populate, stormVaultClient } from './population.js';
-import { type StormStack, startStormStack } from './stormStack.js';
 import { VaultUse } from './vaultUse.js';
 import { StormWatch } from './watch.js';
 
@@ -56,7 +56,7 @@ const defaults = { runs: 1, secrets: 1000, perSecond: 25 };
  */
 export async function rotationStorm(options: BenchOptions): Promise<BenchmarkReport> {
   const settings = settingsFrom(options);
-  const storm = await startStormStack();
+  const storm = await startBenchStack('vigil-bench-storm-');
   try {
     const results: StormResult[] = [];
     for (let run = 1; run <= settings.runs; run += 1)
@@ -78,7 +78,7 @@ function settingsFrom(options: BenchOptions): Settings {
   };
 }
 
-async function measure(storm: StormStack, settings: Settings, run: number, mode: Mode): Promise<StormResult> {
+async function measure(storm: BenchStack, settings: Settings, run: number, mode: Mode): Promise<StormResult> {
   const { stack } = storm;
   const admin = stack.keyVault.admin;
   const client = stormVaultClient(stack);

@@ -85,7 +85,8 @@ export class HostProcess {
   }
 }
 
-function forEachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+/** Hands each complete line the stream writes to `onLine`. */
+export function forEachLine(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
   let pending = '';
   stream?.setEncoding('utf8');
   stream?.on('data', (chunk: string) => {
