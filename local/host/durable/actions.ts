@@ -31,7 +31,7 @@ export interface RetryPolicy {
 export type Action =
   | { kind: 'activity'; name: string; input: unknown; retry?: RetryPolicy }
   | { kind: 'subOrchestration'; name: string; input: unknown; instanceId?: string; retry?: RetryPolicy }
-  | { kind: 'timer'; fireAt: Date; isCanceled: boolean }
+  | { kind: 'timer'; fireAt: Date }
   | { kind: 'externalEvent'; name: string }
   | { kind: 'continueAsNew'; input: unknown; preserveUnprocessedEvents: boolean }
   | { kind: 'whenAll' | 'whenAny'; children: Action[] };
@@ -80,7 +80,6 @@ function parseAction(raw: unknown, where: string): Action {
       return {
         kind: 'timer',
         fireAt: requireDate(raw.fireAt, `${where}.fireAt`),
-        isCanceled: raw.isCanceled === true,
       };
     case ActionType.WaitForExternalEvent:
       return {

@@ -16,7 +16,7 @@ export interface DurableBackendOptions extends DurableEngineOptions {
 export interface StartedDurableBackend {
   engine: DurableEngine;
   /** The OrchestrationClientInputData the host injects into `durableClient` inputs. */
-  clientBindingData(): ReturnType<DurableHttpApi['clientBindingData']>;
+  clientBindingData(): ReturnType<typeof clientBindingData>;
   /** Serves the keyed webhook routes on the host's port; resolves false for anything else. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Stops the engine and closes the RPC listener. */
@@ -55,9 +55,10 @@ export async function startDurableBackend(options: DurableBackendOptions): Promi
     rpcBaseUrl: `${rpcOrigin}${rpcPrefix}`,
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   };
+  const binding = clientBindingData(client);
   let engine: DurableEngine;
   try {
-    engine = await DurableEngine.start({ ...options, clientBindingData: () => clientBindingData(client) });
+    engine = await DurableEngine.start({ ...options, clientBindingData: () => binding });
   } catch (error) {
     await closeServer(rpc);
     throw error;
@@ -70,7 +71,7 @@ export async function startDurableBackend(options: DurableBackendOptions): Promi
   apiIsReady(api);
   return {
     engine,
-    clientBindingData: () => api.clientBindingData(),
+    clientBindingData: () => binding,
     handle: (req, res) => api.handle(req, res),
     stop: async () => {
       await closeServer(rpc);

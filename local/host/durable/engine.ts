@@ -4,7 +4,7 @@ import type { Clock } from '../../clock.js';
 import { durableClientInputs, invoke } from '../invoke.js';
 import type { LoadedApp, RegisteredFunction } from '../registry.js';
 import { parseActions } from './actions.js';
-import { DurableClientError, DurableConfigError, DurableStoreError } from './errors.js';
+import { DurableClientError, DurableConfigError } from './errors.js';
 import {
   arrived,
   EventType,
@@ -106,17 +106,19 @@ export class DurableEngine {
   private constructor(
     readonly options: DurableEngineOptions,
     readonly store: TaskHubStore,
+    overridable: OverridableStates,
   ) {
-    this.#overridable = overridableStates(options.overridableExistingInstanceStates);
+    this.#overridable = overridable;
   }
 
   static async start(options: DurableEngineOptions): Promise<DurableEngine> {
     // Checked before the store opens, so a bad setting fails fast with its own message.
-    overridableStates(options.overridableExistingInstanceStates);
+    const overridable = overridableStates(options.overridableExistingInstanceStates);
     checkEpisodeRetry(options.episodeRetry ?? {});
     const engine = new DurableEngine(
       options,
       await TaskHubStore.open(options.connectionString, options.hubName),
+      overridable,
     );
     await engine.#recover();
     return engine;
@@ -876,5 +878,3 @@ function validateInstanceId(instanceId: string): void {
       400,
     );
 }
-
-export { DurableStoreError };
