@@ -58,6 +58,8 @@ beforeAll(async () => {
     VIGIL_KEYVAULT_URL_TEMPLATE: keyVault.url(vault),
     VIGIL_KEYVAULT_DISABLE_CHALLENGE_RESOURCE_VERIFICATION: 'true',
     VIGIL_ROTATION_VAULTS: vault,
+    // Daily, so the hours that tests tick through for Durable's retry delays start no sweep of their own.
+    VIGIL_ROTATION_SWEEP_SCHEDULE: '0 0 0 * * *',
   });
   host = await startInProcessHost();
   testbed = new RotationTestbed({
@@ -383,8 +385,8 @@ describe('rotation with the host in process', () => {
     // Four attempts of the first vault's listing fail (501: the SDK does not retry it); Durable's
     // retries run on the ticking clock, then the sweep moves on to the next vault.
     keyVault.admin.fail({ requests: 4, status: 501, only: { method: 'GET', path: /^\/secrets\/?$/ } });
-    await startInstance('sweepSecrets', 'rotation-sweep', { vaults: [vault, vault] });
-    const output = await withClockTicking(() => finished('rotation-sweep'));
+    await startInstance('sweepSecrets', 'sweep-under-test', { vaults: [vault, vault] });
+    const output = await withClockTicking(() => finished('sweep-under-test'));
     expect(output).toEqual([
       { vault, error: expect.stringContaining('Key Vault could not list the secrets (HTTP 501') },
       expect.objectContaining({ vault, notStarted: [] }),
