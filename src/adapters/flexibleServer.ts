@@ -1,6 +1,7 @@
 import type { PostgreSQLManagementFlexibleServerClient } from '@azure/arm-postgresql-flexible';
 import type { TokenCredential } from '@azure/identity';
 import { loadRotationConfig, type RotationConfig } from '../config.js';
+import { detached, scrub } from './redaction.js';
 
 /** A Flexible Server by its ARM coordinates. */
 export interface FlexibleServerLocation {
@@ -134,8 +135,7 @@ async function guarded<T>(
       .filter(Boolean)
       .join(' ');
     // Only the name and message survive as the cause: the SDK error holds the request, password included.
-    const cause = new Error(message);
-    cause.name = error instanceof Error ? error.name : 'Error';
+    const cause = detached(error, message);
     throw new FlexibleServerError(
       classify(typeof status === 'number' ? status : undefined, typeof code === 'string' ? code : ''),
       `ARM could not ${what} ${describeServer(server)} (${detail || 'no response'}): ${message}`,
@@ -154,8 +154,4 @@ function classify(status: number | undefined, code: string): FlexibleServerFailu
 
 function field(error: unknown, name: string): unknown {
   return typeof error === 'object' && error !== null ? (error as Record<string, unknown>)[name] : undefined;
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => (secret === '' ? out : out.split(secret).join('[redacted]')), text);
 }

@@ -1,6 +1,7 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient, SecretClientOptions, SecretProperties } from '@azure/keyvault-secrets';
 import { loadRotationConfig, type RotationConfig } from '../config.js';
+import { detached } from './redaction.js';
 import { VaultPacer } from './vaultPacer.js';
 
 /** One version of a secret as Vigil sees it: everything but the value. */
@@ -218,16 +219,6 @@ function describeFailure(what: string, error: unknown): KeyVaultError {
   return new KeyVaultError(failure, `Key Vault could not ${what} (${detail || 'no response'}): ${message}`, {
     cause: detached(error, message),
   });
-}
-
-/**
- * The SDK's RestError carries the request, whose body holds the value being written: the cause
- * keeps only the error's name and message so that logging it whole can never reveal a secret.
- */
-function detached(error: unknown, message: string): Error {
-  const copy = new Error(message);
-  copy.name = error instanceof Error ? error.name : 'Error';
-  return copy;
 }
 
 function classify(status: number | undefined, code: string | undefined): KeyVaultFailure {

@@ -1,6 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import type { Client } from 'pg';
+import { scrub } from './redaction.js';
 
 /**
  * libpq sslmode semantics. `require` encrypts without verifying the server (unless a CA is given,
@@ -203,10 +204,6 @@ function classify(error: unknown, message: string): PostgresFailure {
   if (/timeout/i.test(message)) return 'timeout';
   if (/Connection terminated/i.test(message)) return 'connection-lost';
   return 'unexpected';
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => (secret === '' ? out : out.split(secret).join('[redacted]')), text);
 }
 
 /** Keeps the driver error as the cause unless any of its fields mentions a secret. */

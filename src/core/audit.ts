@@ -221,8 +221,11 @@ export function metadataKeyProblem(key: string): string | undefined {
 
 // Credential-shaped text: `Password=…;`, `AccountKey=…`, `sig=…`, `user:pass@host`, bearer tokens and JWTs.
 // A `[redacted]` placeholder (see core/events.ts withoutSecrets) is not a credential.
+/** The names a credential goes by in connection and query strings; core/events.ts redacts the same. */
+export const CREDENTIAL_NAMES =
+  'password|pwd|accountkey|sharedaccesskey|accesskey|sig|client_secret|api[-_]?key|token';
 const credentialPatterns = [
-  /\b(?:password|pwd|accountkey|sharedaccesskey|accesskey|sig|client_secret|api[-_]?key|token)\s*[=:]\s*(?!\[redacted\])[^\s;&,'"]+/i,
+  new RegExp(`\\b(?:${CREDENTIAL_NAMES})\\s*[=:]\\s*(?!\\[redacted\\])[^\\s;&,'"]+`, 'i'),
   /[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:(?!\[redacted\]@)[^/\s@]+@/i,
   /\bbearer\s+[A-Za-z0-9._~+/-]{16,}/i,
   /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\./,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { looksLikeCredential } from './audit.js';
+import { CREDENTIAL_NAMES, looksLikeCredential } from './audit.js';
 
 /**
  * An event Vigil publishes to its own Event Grid topic (Event Grid schema). The caller chooses
@@ -172,8 +172,7 @@ export function rotationFailedEvent(
 
 const REDACTED = '[redacted]';
 // Keeps the name (`Password=`) and drops what follows, for connection strings and query strings.
-const credentialAssignments =
-  /\b(password|pwd|accountkey|sharedaccesskey|accesskey|sig|client_secret|api[-_]?key|token)(\s*[=:]\s*)[^\s;&,'"]+/gi;
+const credentialAssignments = new RegExp(`\\b(${CREDENTIAL_NAMES})(\\s*[=:]\\s*)[^\\s;&,'"]+`, 'gi');
 const urlPasswords = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^/\s@]+@/gi;
 const bearerTokens = /\b(bearer\s+)[A-Za-z0-9._~+/-]{16,}/gi;
 const jwts = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g;

@@ -2,12 +2,11 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import * as df from 'durable-functions';
 import { keyVault } from '../adapters/keyVault.js';
 import { authorize } from '../core/principal.js';
+import { SECRET_NAME, VAULT_NAME } from '../core/rotation/keyVaultEvent.js';
 import { rotationMark } from '../core/rotation/tags.js';
 import { startRotation } from '../orchestrations/shared/instances.js';
 
 const responderRole = 'responder';
-const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/i;
-const SECRET_NAME = /^[0-9a-z-]{1,127}$/i;
 
 /**
  * POST /api/secrets/{vault}/{name}/rotate (Easy Auth, responder role): rotates the secret now, or

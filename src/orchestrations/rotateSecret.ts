@@ -12,10 +12,12 @@ import { type AuditRecord, createAuditRecord, parseAuditRecord } from '../core/a
 import { rotationFailedEvent, validateVigilEvent, withoutSecrets } from '../core/events.js';
 import {
   adoptionCandidates,
+  changesLivePassword,
   failureText,
   mayDisablePending,
   type RollbackOutcome,
 } from '../core/rotation/cleanup.js';
+import { SECRET_NAME } from '../core/rotation/keyVaultEvent.js';
 import { generatePassword, PasswordPolicyError } from '../core/rotation/password.js';
 import {
   inactiveRole,
@@ -36,6 +38,7 @@ import {
   type RotationPlan,
   RotationTagError,
 } from '../core/rotation/tags.js';
+import { retry } from './shared/retry.js';
 
 /** A step refused to go on; `transient` says whether trying again later may help. */
 export class RotationStepError extends Error {
@@ -52,7 +55,7 @@ export class RotationStepError extends Error {
 
 // ---- what crosses the Durable boundary (never a secret value) ----------------------------------
 
-const name = z.string().regex(/^[0-9a-z-]{1,127}$/i, 'must be a Key Vault name');
+const name = z.string().regex(SECRET_NAME, 'must be a Key Vault name');
 const triggerSchema = z.discriminatedUnion('reason', [
   z.object({
     reason: z.enum(['near-expiry', 'expired']),
@@ -325,14 +328,6 @@ export const publishRotationFailed = df.app.activity('publishRotationFailed', {
 });
 
 // ---- the orchestration ----------------------------------------------------------------------
-
-/** Transient failures (PostgreSQL or Key Vault down, throttling) are retried with backoff. */
-const retry = (() => {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 60_000;
-  return options;
-})();
 
 const STEPS = [
   { step: 'create', activity: createPendingCredential },
@@ -708,7 +703,7 @@ async function restoreCurrentPassword(
   const latest = ours.at(-1);
   if (isPromoted(current, step.rotationId))
     return { kind: 'not-needed', text: 'not needed (already promoted)' };
-  if (latest === undefined || !['postgres-role', 'postgres-flexible-admin'].includes(plan.target.kind))
+  if (latest === undefined || !changesLivePassword(plan.target.kind))
     return { kind: 'not-needed', text: 'not needed' };
   const target = await postgresTarget(plan, step.role);
   if (target === undefined) return { kind: 'not-needed', text: 'not needed' };

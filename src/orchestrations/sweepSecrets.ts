@@ -6,6 +6,7 @@ import { keyVault } from '../adapters/keyVault.js';
 import { sweepVerdict } from '../core/rotation/steps.js';
 import { rotationMark } from '../core/rotation/tags.js';
 import { startRotation } from './shared/instances.js';
+import { retry } from './shared/retry.js';
 
 /** One sweep at a time: the timer starts it under this id unless it still runs. */
 export const SWEEP_INSTANCE_ID = 'rotation-sweep';
@@ -57,13 +58,6 @@ export const sweepVault = df.app.activity('sweepVault', {
     return result;
   },
 });
-
-/** Listing a vault is retried through Key Vault throttling and outages, as the rotation steps are. */
-const retry = (() => {
-  const options = new df.RetryOptions(5_000, 4);
-  options.backoffCoefficient = 2;
-  return options;
-})();
 
 /**
  * The rotation sweep: each configured vault in turn, at the orchestration's time, so that it

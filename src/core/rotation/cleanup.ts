@@ -20,6 +20,11 @@ export function mayDisablePending(rollback: RollbackOutcome): boolean {
 /** Strategies whose rotation changes the password a running application logs in with. */
 const CHANGES_LIVE_PASSWORD = new Set(['postgres-role', 'postgres-flexible-admin']);
 
+/** Whether rotating with this strategy changes the password a running application logs in with. */
+export function changesLivePassword(strategy: string): boolean {
+  return CHANGES_LIVE_PASSWORD.has(strategy);
+}
+
 /**
  * Leftovers of interrupted rotations worth checking before they are disabled, newest first. Only
  * for strategies that change the live password: an interrupted run may have left the server on the
@@ -30,7 +35,7 @@ const CHANGES_LIVE_PASSWORD = new Set(['postgres-role', 'postgres-flexible-admin
  * adoptionCandidates('random', stale); // []
  */
 export function adoptionCandidates(strategy: string, stale: readonly VersionView[]): VersionView[] {
-  if (!CHANGES_LIVE_PASSWORD.has(strategy)) return [];
+  if (!changesLivePassword(strategy)) return [];
   return [...stale].sort((a, b) => (b.createdOn?.getTime() ?? 0) - (a.createdOn?.getTime() ?? 0));
 }
 

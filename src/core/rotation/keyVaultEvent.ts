@@ -38,8 +38,9 @@ export class KeyVaultEventError extends Error {
 const EVENT_TYPE_PREFIX = 'Microsoft.KeyVault.';
 const VAULT_RESOURCE_ID =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/([^/]+)$/i;
-const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/i;
-const SECRET_NAME = /^[0-9a-z-]{1,127}$/i;
+/** Key Vault's naming rules: a vault name, 3-24 characters; a secret name, 1-127. */
+export const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/i;
+export const SECRET_NAME = /^[0-9a-z-]{1,127}$/i;
 const VERSION = /^[0-9a-z-]{1,64}$/i;
 const EPOCH_SECONDS = /^-?\d{1,12}$/;
 const DATA_FIELDS = ['id', 'vaultname', 'objecttype', 'objectname', 'version', 'nbf', 'exp'] as const;

@@ -1,4 +1,5 @@
 import { withoutUndefined } from './compact.js';
+import { SECRET_NAME } from './keyVaultEvent.js';
 import { ALPHABETS, type AlphabetName, DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from './password.js';
 import { VERSION_TAGS } from './steps.js';
 
@@ -122,7 +123,6 @@ const DISABLED = ['off', 'disabled', 'none', 'false'];
 const FLEXIBLE_SERVER_ID =
   /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.DBforPostgreSQL\/flexibleServers\/([a-z0-9][a-z0-9-]{1,61}[a-z0-9])$/i;
 const HOST = /^[a-z0-9]([a-z0-9.:-]{0,251}[a-z0-9])?$/i;
-const SECRET_NAME = /^[0-9a-z-]{1,127}$/i;
 const RESERVED_ROLES = ['public', 'none', 'current_user', 'session_user', 'current_role'];
 const MAX_IDENTIFIER_BYTES = 63;
 
