@@ -126,10 +126,7 @@ describe('faults', () => {
     } finally {
       await stack.startPostgres();
     }
-    const attempts = lines.filter((l) =>
-      l.includes("Executed 'Functions.setPendingOnTarget' (Failed"),
-    ).length;
-    expect(attempts).toBe(4);
+    expect(executions(lines, 'setPendingOnTarget', 'Failed')).toBe(4);
     const current = await testbed.currentVersion('db-down');
     expect(current.value).toBe('Down-Initial-Pw-00001');
     await testbed.expectLogsIn('app_down', 'Down-Initial-Pw-00001');

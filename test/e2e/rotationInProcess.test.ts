@@ -143,6 +143,14 @@ async function outcome(name: string): Promise<Record<string, unknown>> {
   return ((await finished(rotationInstanceId(vault, name))) as Record<string, unknown> | undefined) ?? {};
 }
 
+async function instanceStatusCode(instanceId: string): Promise<number> {
+  const code = encodeURIComponent(host.keys.systemKeys.durabletask_extension);
+  const url = `${host.host.url}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}?code=${code}`;
+  const response = await fetch(url);
+  await response.body?.cancel();
+  return response.status;
+}
+
 /** Waits for the instance to complete or fail, and returns its output. */
 async function finished(instanceId: string): Promise<unknown> {
   const code = encodeURIComponent(host.keys.systemKeys.durabletask_extension);
@@ -256,6 +264,10 @@ describe('rotation with the host in process', () => {
     expect(await deliver(nearExpiry('ip-plain', plain, 'SecretNewVersionCreated'))).toBe(202);
     const [event] = nearExpiry('ip-plain', plain);
     expect(await deliver([{ ...event, data: {} }])).toBe(202);
+    // Acknowledged, and nothing started: no rotation instance, no new version.
+    for (const name of ['ip-plain', 'ip-gone'])
+      expect(await instanceStatusCode(rotationInstanceId(vault, name))).toBe(404);
+    expect(await testbed.versionsOf('ip-plain')).toHaveLength(1);
   });
 
   it('rotates a random value on demand and tells the webhook the new version', async () => {

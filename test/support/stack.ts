@@ -61,7 +61,11 @@ export async function waitForInstance(
   return last;
 }
 
-/** How many times the host ran a function to success, from its own log lines. */
-export function executions(lines: string[], functionName: string): number {
-  return lines.filter((line) => line.includes(`Executed 'Functions.${functionName}' (Succeeded`)).length;
+/** How many times the host ran a function to success (or to failure), from its own log lines. */
+export function executions(
+  lines: string[],
+  functionName: string,
+  result: 'Succeeded' | 'Failed' = 'Succeeded',
+): number {
+  return lines.filter((line) => line.includes(`Executed 'Functions.${functionName}' (${result}`)).length;
 }
