@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from './http.js';
 
 /**
  * The local stack's time: real time plus an offset that tests move forward, so a
@@ -121,7 +122,5 @@ async function writeOffset(file: string, offsetMs: number): Promise<void> {
   const onDisk = await readOffset(file).catch(() => 0);
   if (onDisk >= offsetMs) return;
   await mkdir(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify({ offsetMs }));
-  await rename(temporary, file);
+  await writeFileAtomic(file, JSON.stringify({ offsetMs }));
 }

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { readBodyWithin } from './http.js';
 import { localVault, Stack, vigilTopic } from './stack.js';
 
 /**
@@ -13,22 +14,17 @@ const controlPort = 7070;
 
 console.log('Starting the Vigil local stack…');
 const stack = await Stack.start({ appRoot, dataDir, log: (line) => verbose && console.log(line) });
-const control = createServer((req, res) => {
-  let body = '';
-  req.on('data', (chunk) => {
-    body += chunk;
-  });
-  req.on('end', () => {
-    if (req.method !== 'POST' || req.url !== '/clock') return void res.writeHead(404).end();
-    const advanceMs = advanceOf(body);
-    if (advanceMs === undefined) {
-      return void res.writeHead(400).end(JSON.stringify({ error: 'send {"advanceMs": N} with N ≥ 0' }));
-    }
-    stack.advanceClock(advanceMs).then(
-      () => res.writeHead(200).end(JSON.stringify({ now: stack.clock.now().toISOString() })),
-      (error: unknown) => res.writeHead(500).end(JSON.stringify({ error: String(error) })),
-    );
-  });
+const control = createServer(async (req, res) => {
+  const body = await readBodyWithin(req, 64 * 1024);
+  if (req.method !== 'POST' || req.url !== '/clock') return void res.writeHead(404).end();
+  const advanceMs = body === undefined ? undefined : advanceOf(body.toString('utf8'));
+  if (advanceMs === undefined) {
+    return void res.writeHead(400).end(JSON.stringify({ error: 'send {"advanceMs": N} with N ≥ 0' }));
+  }
+  stack.advanceClock(advanceMs).then(
+    () => res.writeHead(200).end(JSON.stringify({ now: stack.clock.now().toISOString() })),
+    (error: unknown) => res.writeHead(500).end(JSON.stringify({ error: String(error) })),
+  );
 });
 control.on('error', (error) => {
   console.error(`The clock control endpoint cannot listen on ${controlPort}: ${error.message}`);

@@ -1,9 +1,10 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import forge from 'node-forge';
+import { writeFileAtomic } from './http.js';
 
 /** PEM material for a local HTTPS server, plus the CA that signed it. */
 export interface LocalCertificates {
@@ -137,10 +138,10 @@ async function generateAndStore(dir: string, now: Date): Promise<LocalCertificat
   const caPem = forge.pki.certificateToPem(caCert);
   const cert = forge.pki.certificateToPem(serverCert);
   // The CA key is kept only so the files can be inspected or re-signed by hand; nothing else reads it.
-  await writeAtomic(join(dir, FILES.caKey), ca.privatePem, 0o600);
-  await writeAtomic(join(dir, FILES.key), server.privatePem, 0o600);
-  await writeAtomic(join(dir, FILES.cert), cert, 0o644);
-  await writeAtomic(join(dir, FILES.ca), caPem, 0o644);
+  await writeFileAtomic(join(dir, FILES.caKey), ca.privatePem, 0o600);
+  await writeFileAtomic(join(dir, FILES.key), server.privatePem, 0o600);
+  await writeFileAtomic(join(dir, FILES.cert), cert, 0o644);
+  await writeFileAtomic(join(dir, FILES.ca), caPem, 0o644);
   return { caPath: join(dir, FILES.ca), caPem, key: server.privatePem, cert };
 }
 
@@ -215,12 +216,6 @@ function buildServerCertificate(
   ]);
   cert.sign(ca.forgePrivate, forge.md.sha256.create());
   return cert;
-}
-
-async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, content, { mode });
-  await rename(temp, path);
 }
 
 /** A directory as a cross-process lock: mkdir is atomic; a lock older than LOCK_STALE_MS is from a dead process. */

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Cron } from 'croner';
 import type { Clock } from '../clock.js';
+import { writeFileAtomic } from '../http.js';
 
 /** The value the Functions host passes a timer trigger (the library camel-cases it). */
 export interface TimerInfo {
@@ -46,8 +47,7 @@ export function fileTimerStatus(file: string): TimerStatusStore {
       writes = writes.then(async () => {
         const status = { ...(await read()), [functionName]: at.toISOString() };
         await mkdir(path.dirname(file), { recursive: true });
-        await writeFile(`${file}.tmp`, JSON.stringify(status, null, 2));
-        await rename(`${file}.tmp`, file);
+        await writeFileAtomic(file, JSON.stringify(status, null, 2));
       });
       return writes;
     },

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { readBodyWithin } from '../../http.js';
+import { closeServer, listen, readBodyWithin, sendJson } from '../../http.js';
 import { ArmRequestError } from './errors.js';
 import { type FlexibleServerSpec, FlexibleServers } from './flexibleServers.js';
 import { AsyncOperations } from './operations.js';
@@ -62,19 +61,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions): Promise<Arm
   const server = createServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => {
     void handle(context, req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  context.baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  context.baseUrl = `https://127.0.0.1:${await listen(server, options.port ?? 0)}`;
   return {
     url: context.baseUrl,
     registerFlexibleServer: (spec) => servers.register(spec),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       await operations.settle();
     },
   };
@@ -191,15 +183,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new ArmRequestError(400, 'InvalidRequestContent', 'the request body is not valid JSON');
   }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
 }
 
 function sendError(res: ServerResponse, error: unknown): void {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../http.js';
 import type { DeliveryEvent, EventSchemaName } from './model.js';
 
 /** Why and how an event ended undelivered, in the words Event Grid's dead-letter records use. */
@@ -44,9 +45,6 @@ export async function writeDeadLetter(
   const stamp = facts.publishTime.toISOString().replace(/[-:.]/g, '');
   const safeId = event.id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
   const path = join(dir, `${stamp}-${safeId}-${randomBytes(3).toString('hex')}.json`);
-  const temp = `${path}.tmp`;
-  // Written then renamed, so a reader polling the directory never sees half a file.
-  await writeFile(temp, `${JSON.stringify({ ...event, ...named }, null, 2)}\n`);
-  await rename(temp, path);
+  await writeFileAtomic(path, `${JSON.stringify({ ...event, ...named }, null, 2)}\n`);
   return path;
 }

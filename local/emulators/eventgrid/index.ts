@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Clock } from '../../clock.js';
+import { closeServer } from '../../http.js';
 import { ensureLocalCertificates } from '../../tls.js';
 import { AZURE_RETRY_SCHEDULE_MS, type DeliveryStats } from './delivery.js';
 import { EventGridEmulatorError } from './errors.js';
@@ -112,8 +113,7 @@ export async function startEventGridEmulator(options: EventGridEmulatorOptions):
   const close = async () => {
     shutdown.abort();
     registry.stop();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   };
   try {
     for (const { topic, name, ...config } of options.subscriptions ?? []) {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBodyWithin } from '../../http.js';
+import { readBodyWithin, sendJson } from '../../http.js';
 import { EventGridEmulatorError, EventGridRequestError, SubscriptionValidationError } from './errors.js';
 import { MAX_PUBLISH_BYTES, parseJson } from './inbound.js';
 import type { TopicRegistry } from './topics.js';
@@ -129,15 +129,6 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     'RequestEntityTooLarge',
     `the request body exceeds ${limit} bytes, the most Event Grid accepts per request`,
   );
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
 }
 
 function sendError(res: ServerResponse, error: unknown): void {

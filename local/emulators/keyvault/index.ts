@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Clock } from '../../clock.js';
+import { closeServer, listen } from '../../http.js';
 import { KeyVaultEmulatorError } from './errors.js';
 import { EventSweep, type ServedVault } from './eventSweep.js';
 import type { SecretEventPublisher, VaultIdentity } from './events.js';
@@ -99,23 +99,6 @@ function vaultSpecs(vaults: Array<string | VaultSpec>): VaultSpec[] {
   return specs;
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
-}
-
 interface VaultServing {
   data: EmulatorData;
   host: string;
@@ -148,7 +131,7 @@ async function openVault(spec: VaultSpec, serving: VaultServing, servers: Server
     void serveVaultRequest(context, req, res);
   });
   servers.push(server);
-  const port = await listen(server, serving.host, spec.port ?? 0);
+  const port = await listen(server, spec.port ?? 0, serving.host);
   identity.url = `https://${serving.host.includes(':') ? `[${serving.host}]` : serving.host}:${port}`;
   return context;
 }

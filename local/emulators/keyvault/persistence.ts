@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../http.js';
 import { KeyVaultEmulatorError } from './errors.js';
 import { type EmulatorData, parseEmulatorData } from './model.js';
 
@@ -61,9 +62,7 @@ export class StateFile {
   async #write(data: EmulatorData): Promise<void> {
     try {
       await mkdir(path.dirname(this.filePath), { recursive: true });
-      const temp = `${this.filePath}.${process.pid}.tmp`;
-      await writeFile(temp, JSON.stringify(data));
-      await rename(temp, this.filePath);
+      await writeFileAtomic(this.filePath, JSON.stringify(data));
     } finally {
       if (!this.#next) this.#writing = undefined;
     }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '../../http.js';
 import { readRecords } from './body.js';
 import { LogsIngestionEmulatorError, LogsIngestionRestError } from './errors.js';
 import { RecordStore } from './recordStore.js';
@@ -146,10 +147,7 @@ export async function startLogsIngestionEmulator(
     records: (stream, ruleId) => store.records(stream, ruleId),
     counts: () => ({ ...counts }),
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeServer(server);
       await store.flushed();
     },
   };

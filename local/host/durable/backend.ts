@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeServer } from '../../http.js';
 import { DurableEngine, type DurableEngineOptions } from './engine.js';
 import { type ClientSettings, clientBindingData, DurableHttpApi, rpcPrefix } from './httpApi.js';
 
@@ -89,10 +90,4 @@ async function listenOnLoopback(server: Server): Promise<string> {
     });
   });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function closeServer(server: Server): Promise<void> {
-  // The SDK's client keeps connections alive; close them so stop() does not wait on idle sockets.
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
