@@ -2,7 +2,7 @@ import { type PostgresConnection, setRolePassword } from '../../../src/adapters/
 import { ArmEmulatorError, ArmRequestError } from './errors.js';
 import type { AsyncOperations } from './operations.js';
 
-export const FLEXIBLE_SERVER_TYPE = 'Microsoft.DBforPostgreSQL/flexibleServers';
+const FLEXIBLE_SERVER_TYPE = 'Microsoft.DBforPostgreSQL/flexibleServers';
 
 /** A Flexible Server the emulator answers for, backed by a real PostgreSQL. */
 export interface FlexibleServerSpec {

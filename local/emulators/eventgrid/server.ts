@@ -5,7 +5,7 @@ import { MAX_PUBLISH_BYTES, parseJson } from './inbound.js';
 import type { TopicRegistry } from './topics.js';
 
 /** The only data-plane version Event Grid's publish API has; the SDK sends it. */
-export const PUBLISH_API_VERSION = '2018-01-01';
+const PUBLISH_API_VERSION = '2018-01-01';
 const MAX_ADMIN_BYTES = 64 * 1024;
 
 const PUBLISH = /^\/topics\/([^/]+)\/api\/events$/;

@@ -18,7 +18,6 @@ import { serveVaultRequest } from './rest.js';
 import { SecretVault } from './vault.js';
 
 export { KeyVaultEmulatorError, KeyVaultRestError } from './errors.js';
-export { nearExpiryWindowMs } from './eventSweep.js';
 export type { SecretEvent, SecretEventData, SecretEventPublisher, SecretEventType } from './events.js';
 export type { FailOptions, FaultCounts, RateLimitOptions, ThrottleOptions } from './faults.js';
 
@@ -70,7 +69,6 @@ export interface KeyVaultEmulator {
   url(vaultName: string): string;
   /** `/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}`, the events' topic. */
   resourceId(vaultName: string): string;
-  vaultNames(): string[];
   admin: KeyVaultAdmin;
   /** Stops serving, finishes pending events and writes the data file. */
   close(): Promise<void>;
@@ -195,7 +193,6 @@ export async function startKeyVaultEmulator(options: KeyVaultEmulatorOptions): P
   return {
     url: (name) => vault(name).identity.url,
     resourceId: (name) => vault(name).identity.resourceId,
-    vaultNames: () => [...served.values()].map((entry) => entry.identity.name),
     admin: {
       throttle: (opts) => faults.throttle(opts),
       rateLimit: (opts) => faults.rateLimit(opts),
